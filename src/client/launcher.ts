@@ -1,0 +1,76 @@
+/**
+ * Finds the daemon of a home, starting one in the background when none answers. Two clients
+ * racing here both spawn; the daemons race for the home lock and the loser exits, so both
+ * clients end up talking to the same one.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, chmodSync, openSync, closeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { SupervisorError } from '../shared/errors.js';
+import type { HomePaths } from '../shared/paths.js';
+import { Connection } from './connection.js';
+
+const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/entry.js', import.meta.url));
+const START_TIMEOUT_MS = 10_000;
+const RETRY_MS = 15;
+
+/** V8 flags for the daemon: a small young generation keeps its resident memory low. */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
+
+function isAbsent(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED';
+}
+
+export async function connectOrStart(paths: HomePaths): Promise<{ connection: Connection; started: boolean }> {
+  try {
+    return { connection: await Connection.open(paths.socket), started: false };
+  } catch (error) {
+    if (!isAbsent(error)) throw unreachable(paths, error);
+  }
+  startDaemon(paths);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return { connection: await Connection.open(paths.socket), started: true };
+    } catch (error) {
+      if (!isAbsent(error) || Date.now() > deadline) {
+        throw unreachable(paths, error, ` (see ${paths.daemonLog})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    }
+  }
+}
+
+/** Connects only if a daemon is already running (for commands such as `kill`). */
+export async function connectIfRunning(paths: HomePaths): Promise<Connection | null> {
+  try {
+    return await Connection.open(paths.socket);
+  } catch (error) {
+    if (isAbsent(error)) return null;
+    throw unreachable(paths, error);
+  }
+}
+
+function startDaemon(paths: HomePaths): void {
+  mkdirSync(paths.home, { recursive: true, mode: 0o700 });
+  chmodSync(paths.home, 0o700);
+  const log = openSync(paths.daemonLog, 'a', 0o600);
+  try {
+    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_ENTRY], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      cwd: paths.home,
+      env: { ...process.env, SUPERVISOR_HOME: paths.home },
+    });
+    child.unref();
+  } finally {
+    closeSync(log);
+  }
+}
+
+function unreachable(paths: HomePaths, error: unknown, hint = ''): SupervisorError {
+  if (error instanceof SupervisorError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new SupervisorError('UNREACHABLE', `cannot reach the daemon at ${paths.socket}: ${detail}${hint}`, { cause: error });
+}

@@ -1,0 +1,70 @@
+/** `supervisor logs`: the last lines of each log file, then new lines as the daemon streams them. */
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { homePaths, resolveHome } from '../shared/paths.js';
+import { Supervisor } from './api.js';
+
+interface LogsOptions {
+  lines: number;
+  err: boolean;
+  out: boolean;
+  follow: boolean;
+}
+
+export async function showLogs(target: string, options: LogsOptions): Promise<void> {
+  const sv = await Supervisor.connect();
+  const streams = options.err && !options.out ? ['err'] : options.out && !options.err ? ['out'] : ['out', 'err'];
+  const apps = target === 'all' ? [...new Set((await sv.list()).map((row) => row.name))] : (await sv.describe(target)).map((app) => app.name);
+  const logDir = homePaths(resolveHome()).logDir;
+  for (const app of apps) {
+    for (const stream of streams) {
+      const file = join(logDir, `${app}-${stream}.log`);
+      const lines = await tail(file, options.lines);
+      if (lines.length === 0) continue;
+      process.stdout.write(`==> ${file} <==\n${lines.join('\n')}\n`);
+    }
+  }
+  if (!options.follow) {
+    sv.close();
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    sv.onClose(resolve);
+    process.once('SIGINT', () => {
+      sv.close();
+      resolve();
+    });
+    void sv.subscribe(target, { logs: true, events: true }, (event) => {
+      if (event.event === 'log') {
+        if (!streams.includes(event.data.stream)) return;
+        const out = event.data.stream === 'err' ? process.stderr : process.stdout;
+        out.write(`${event.data.app}|${event.data.id} | ${event.data.line}\n`);
+      } else {
+        process.stdout.write(`${event.data.app}|${event.data.id} ~ ${event.data.status}: ${event.data.detail}\n`);
+      }
+    });
+  });
+}
+
+/** The last `count` lines of a file, reading only its end. */
+async function tail(file: string, count: number): Promise<string[]> {
+  if (count <= 0) return [];
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return [];
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, Math.max(4096, count * 400));
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    const lines = buffer.toString('utf8').split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    if (length < size) lines.shift(); // probably a partial first line
+    return lines.slice(-count);
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The daemon's view of one cluster worker as a receiver of connections: which of the app's
+ * sockets it listens on, whether it is in rotation, and the handles in flight to it.
+ *
+ * Node sends one handle at a time per child and acknowledges each (NODE_HANDLE_ACK), so the
+ * handles in flight form a queue in send order: an ack closes our copy of the oldest one. If
+ * the worker dies first, the handles not acknowledged go to another worker instead of being
+ * lost with it.
+ */
+import type { WorkerProcess } from '../worker-process.js';
+import type { Member, OwnedSocket, RawHandle } from './owned-socket.js';
+
+export class WorkerMember implements Member {
+  readonly sockets = new Map<string, OwnedSocket>();
+  /** Handed connections not yet reported closed (exact under least-connections, else on demand). */
+  open = 0;
+  handled = 0;
+  /** Set by the slot: ready and not being replaced, stopped or drained. */
+  inRotation = false;
+  readonly #inFlight: { key: string; handle: RawHandle }[] = [];
+
+  constructor(
+    readonly slotId: number,
+    readonly worker: WorkerProcess,
+  ) {
+    worker.on('handleAck', () => this.#inFlight.shift()?.handle.close());
+  }
+
+  get eligible(): boolean {
+    return this.inRotation && this.worker.connected;
+  }
+
+  handOff(key: string, handle: RawHandle): boolean {
+    if (!this.worker.sendRuntime({ t: 'conn', key }, handle)) return false;
+    this.#inFlight.push({ key, handle });
+    this.open += 1;
+    this.handled += 1;
+    return true;
+  }
+
+  noteClosed(count: number): void {
+    this.open = Math.max(0, this.open - count);
+  }
+
+  /** Leaves every socket; connections still in flight go back to be dispatched again. */
+  detach(): void {
+    for (const socket of this.sockets.values()) socket.members.delete(this);
+    const orphans = this.#inFlight.splice(0);
+    for (const { key, handle } of orphans) {
+      const socket = this.sockets.get(key);
+      if (socket) socket.redispatch(handle);
+      else handle.close();
+    }
+    this.sockets.clear();
+  }
+}

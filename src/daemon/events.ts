@@ -1,0 +1,45 @@
+/**
+ * The daemon's event bus: log lines and process status changes, fanned out to subscribed
+ * client connections. Publishing with no subscribers costs one check.
+ */
+import type { EventFrame, LogEvent, ProcessEvent } from '../shared/protocol.js';
+
+export interface Subscriber {
+  logs: boolean;
+  events: boolean;
+  /** Only this app's events, or every app's when null. */
+  app: string | null;
+  /** Only this process id's events, when set. */
+  id: number | null;
+  deliver(frame: EventFrame): void;
+}
+
+export class EventBus {
+  readonly #subscribers = new Set<Subscriber>();
+
+  get wantsLogs(): boolean {
+    for (const s of this.#subscribers) if (s.logs) return true;
+    return false;
+  }
+
+  subscribe(subscriber: Subscriber): () => void {
+    this.#subscribers.add(subscriber);
+    return () => this.#subscribers.delete(subscriber);
+  }
+
+  log(event: LogEvent): void {
+    for (const s of this.#subscribers) {
+      if (s.logs && matches(s, event.app, event.id)) s.deliver({ event: 'log', data: event });
+    }
+  }
+
+  process(event: ProcessEvent): void {
+    for (const s of this.#subscribers) {
+      if (s.events && matches(s, event.app, event.id)) s.deliver({ event: 'process', data: event });
+    }
+  }
+}
+
+function matches(s: Subscriber, app: string, id: number): boolean {
+  return (s.app === null || s.app === app) && (s.id === null || s.id === id);
+}

@@ -1,0 +1,35 @@
+/**
+ * The daemon process: `supervisor daemon --foreground`, or spawned in the background by the
+ * client. SIGTERM and SIGINT stop every app gracefully, then the process exits 0.
+ */
+import { SupervisorError } from '../shared/errors.js';
+import { resolveHome } from '../shared/paths.js';
+import { runDaemon } from './run.js';
+
+export async function main(options: { foreground: boolean }): Promise<void> {
+  const home = resolveHome();
+  let daemon;
+  try {
+    daemon = await runDaemon({ home, saveOnStop: options.foreground });
+  } catch (error) {
+    if (error instanceof SupervisorError && error.code === 'CONFLICT') {
+      // Lost a start race: another daemon owns this home, which is what was wanted.
+      process.stderr.write(`supervisor: ${error.message}\n`);
+      process.exit(options.foreground ? 1 : 0);
+    }
+    throw error;
+  }
+  const onSignal = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`${new Date().toISOString()} received ${signal}\n`);
+    void daemon.stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGHUP', () => undefined);
+  // A bug must not take every app down with it: log, keep serving.
+  process.on('uncaughtException', (error) => {
+    process.stderr.write(`${new Date().toISOString()} uncaught: ${error.stack ?? String(error)}\n`);
+  });
+  await daemon.stopped;
+  process.exit(0);
+}

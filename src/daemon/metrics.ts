@@ -1,0 +1,74 @@
+/**
+ * CPU, memory and open-connection figures, gathered only when someone asks (list, describe):
+ * an idle daemon does no periodic work at all.
+ */
+import pidusage from 'pidusage';
+import type { ProcessInfo } from '../shared/protocol.js';
+import type { Registry } from './registry.js';
+
+const STATS_TIMEOUT_MS = 250;
+let nextSeq = 1;
+
+export async function withMetrics(registry: Registry, rows: ProcessInfo[]): Promise<ProcessInfo[]> {
+  const pids = rows.map((r) => r.pid).filter((pid): pid is number => pid !== null);
+  const [usage] = await Promise.all([sampleUsage(pids), refreshConnectionCounts(registry)]);
+  const fresh = registry.allInfo();
+  return rows.map((row) => {
+    const stats = row.pid !== null ? usage[row.pid] : undefined;
+    const current = fresh.find((r) => r.id === row.id);
+    return {
+      ...row,
+      cpu: stats ? Math.round(stats.cpu * 10) / 10 : 0,
+      memory: stats ? stats.memory : 0,
+      connections: current?.connections ?? row.connections,
+    };
+  });
+}
+
+async function sampleUsage(pids: number[]): Promise<Record<number, { cpu: number; memory: number }>> {
+  if (pids.length === 0) return {};
+  const out: Record<number, { cpu: number; memory: number }> = {};
+  // One at a time would let a single vanished pid fail the whole batch.
+  await Promise.all(
+    pids.map(async (pid) => {
+      try {
+        const s = await pidusage(pid);
+        out[pid] = { cpu: s.cpu, memory: s.memory };
+      } catch {
+        // Exited between the listing and the sample.
+      }
+    }),
+  );
+  return out;
+}
+
+/** Asks each cluster worker how many handed connections it has open (exact, unlike counting acks). */
+async function refreshConnectionCounts(registry: Registry): Promise<void> {
+  const asks: Promise<void>[] = [];
+  for (const app of registry.apps.values()) {
+    if (app.spec.mode !== 'cluster' || app.spec.balance === 'least-connections') continue;
+    for (const slot of app.slots) {
+      const member = slot.member;
+      if (!member || !member.worker.connected) continue;
+      const seq = nextSeq++;
+      asks.push(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(done, STATS_TIMEOUT_MS);
+          function done(): void {
+            clearTimeout(timer);
+            member?.worker.off('stats', onStats);
+            resolve();
+          }
+          function onStats(answerSeq: number, open: number): void {
+            if (answerSeq !== seq || !member) return;
+            member.open = open;
+            done();
+          }
+          member.worker.on('stats', onStats);
+          if (!member.worker.sendRuntime({ t: 'stats', seq })) done();
+        }),
+      );
+    }
+  }
+  await Promise.all(asks);
+}

@@ -1,0 +1,44 @@
+/**
+ * dump.json: the saved app list, versioned, written to a temporary file and renamed into place
+ * so that a crash mid-write never leaves half a file. Only specs are saved: pids, restart
+ * counts and other runtime facts mean nothing after a reboot.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import type { AppSpec } from '../shared/app-spec.js';
+import { validateAppSpec } from '../shared/app-spec-validate.js';
+import { SupervisorError } from '../shared/errors.js';
+import { isRecord } from '../shared/validate.js';
+
+export const DUMP_VERSION = 1;
+
+interface DumpFile {
+  version: typeof DUMP_VERSION;
+  savedAt: string;
+  apps: AppSpec[];
+}
+
+export async function saveDump(file: string, apps: readonly AppSpec[]): Promise<void> {
+  const dump: DumpFile = { version: DUMP_VERSION, savedAt: new Date().toISOString(), apps: [...apps] };
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(dump, null, 2)}\n`, { mode: 0o600 });
+  await rename(temporary, file);
+}
+
+export async function loadDump(file: string): Promise<AppSpec[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new SupervisorError('NOT_FOUND', `nothing saved yet: ${file} does not exist (run: supervisor save)`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new SupervisorError('FAILED', `${file} is not valid JSON`);
+  }
+  if (!isRecord(raw) || raw['version'] !== DUMP_VERSION || !Array.isArray(raw['apps'])) {
+    throw new SupervisorError('FAILED', `${file} is not a dump this version can read (version ${DUMP_VERSION} expected)`);
+  }
+  return raw['apps'].map((app, i) => validateAppSpec(app, `${file}: apps[${i}]`));
+}

@@ -1,0 +1,69 @@
+/**
+ * The worker runtime, preloaded with `--import` into every Node process the daemon starts.
+ * It does nothing unless the daemon set SUPERVISOR_ID and an IPC channel is open, so running
+ * an app by hand with the same flags is harmless.
+ *
+ * - cluster mode: listen() goes through the daemon (listen.ts);
+ * - 'drain': finish in-flight work, close keep-alive at a response boundary, report drained;
+ * - 'stats': report open connections;
+ * - an uncaught exception tells the daemon first, so its replacement starts while this
+ *   process finishes its open connections;
+ * - the daemon going away ends the process and its process group: nothing is orphaned.
+ */
+import { hasDaemon, onDaemon, toDaemon } from './channel.js';
+import { drain, openCount } from './connections.js';
+import { installListenRouting } from './listen.js';
+
+const DRAIN_LIMIT_MS = 30_000;
+const ORPHAN_GRACE_MS = 1500;
+
+function install(): void {
+  if (!process.env['SUPERVISOR_ID'] || !hasDaemon()) return;
+  if (process.env['SUPERVISOR_MODE'] === 'cluster') installListenRouting();
+
+  onDaemon('drain', (message) => drain(message.idleMs, () => toDaemon({ t: 'drained' })));
+  onDaemon('stats', (message) => toDaemon({ t: 'stats', seq: message.seq, open: openCount() }));
+
+  process.on('uncaughtException', onUncaught);
+  exitWhenDaemonGoes();
+}
+
+function onUncaught(error: unknown): void {
+  // An app with its own handler has chosen to survive; respect that.
+  if (process.listenerCount('uncaughtException') > 1) return;
+  process.off('uncaughtException', onUncaught);
+  process.stderr.write(`${error instanceof Error && error.stack ? error.stack : String(error)}\n`);
+  process.exitCode = 1;
+  if (openCount() === 0) {
+    toDaemon({ t: 'fatal', message: String(error) }, undefined, () => process.exit(1));
+    return;
+  }
+  toDaemon({ t: 'fatal', message: String(error) });
+  drain(1000, () => process.exit(1));
+  setTimeout(() => process.exit(1), DRAIN_LIMIT_MS).unref();
+}
+
+/**
+ * Node emits 'disconnect' when the IPC channel closes, but listening for it would reference
+ * the channel and keep apps alive that should exit; watching the emit itself does not.
+ */
+function exitWhenDaemonGoes(): void {
+  const emit = process.emit.bind(process) as (event: string | symbol, ...args: unknown[]) => boolean;
+  (process as { emit: (event: string | symbol, ...args: unknown[]) => boolean }).emit = (event, ...args) => {
+    if (event === 'disconnect') onDaemonGone();
+    return emit(event, ...args);
+  };
+}
+
+function onDaemonGone(): void {
+  setTimeout(() => process.exit(1), ORPHAN_GRACE_MS).unref();
+  try {
+    // The worker leads its own process group (the daemon spawns it detached): end the
+    // children it started along with it.
+    process.kill(-process.pid, 'SIGTERM');
+  } catch {
+    process.exit(1);
+  }
+}
+
+install();
