@@ -1,0 +1,157 @@
+/**
+ * Shared test helpers: a temporary SUPERVISOR_HOME per test, the real CLI run as a child
+ * process, bounded waits on conditions (never fixed sleeps), and clean-up by pid.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { ProcessInfo } from '../src/shared/protocol.js';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const CLI = join(ROOT, 'bin', 'supervisor.js');
+export const FIXTURES = join(ROOT, 'test', 'fixtures');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Home {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  cli(args: string[], options?: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<CliResult>;
+  list(): Promise<ProcessInfo[]>;
+  daemonPid(): Promise<number | null>;
+  /** Stops the daemon and everything it runs; SIGKILLs by pid whatever survives. */
+  cleanup(): Promise<void>;
+}
+
+export async function tempHome(): Promise<Home> {
+  // Short path: Unix socket paths are limited to 107 bytes.
+  const dir = await mkdtemp(join(tmpdir(), 'sv-'));
+  const env = { ...process.env, SUPERVISOR_HOME: dir };
+  const home: Home = {
+    dir,
+    env,
+    cli: (args, options = {}) => runCli(args, { ...env, ...options.env }, options.cwd ?? ROOT, options.timeoutMs ?? 30_000),
+    list: async () => {
+      const result = await home.cli(['list', '--json']);
+      if (result.code !== 0) throw new Error(`list failed: ${result.stderr}`);
+      return JSON.parse(result.stdout) as ProcessInfo[];
+    },
+    daemonPid: async () => {
+      try {
+        return Number((await readFile(join(dir, 'daemon.pid'), 'utf8')).trim()) || null;
+      } catch {
+        return null;
+      }
+    },
+    cleanup: async () => {
+      const daemon = await home.daemonPid();
+      let workers: number[] = [];
+      try {
+        workers = (await home.list()).map((p) => p.pid).filter((pid): pid is number => pid !== null);
+      } catch {
+        // No daemon: nothing listed.
+      }
+      await home.cli(['kill'], { timeoutMs: 30_000 }).catch(() => undefined);
+      for (const pid of [...workers, ...(daemon ? [daemon] : [])]) {
+        if (isAlive(pid)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone meanwhile
+          }
+        }
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return home;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT, timeoutMs = 30_000): Promise<CliResult> {
+  return new Promise((resolvePromise) => {
+    execFile(process.execPath, [CLI, ...args], { env, cwd, timeout: timeoutMs }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` until it returns a truthy value; fails with `what` after timeoutMs. */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, intervalMs = 50): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolvePromise(port));
+    });
+  });
+}
+
+export interface HttpReply {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+export function httpGet(port: number, path = '/', options: { agent?: http.Agent | false; timeoutMs?: number; localAddress?: string; host?: string } = {}): Promise<HttpReply> {
+  return new Promise((resolvePromise, reject) => {
+    const req = http.get(
+      { host: options.host ?? '127.0.0.1', port, path, agent: options.agent ?? false, timeout: options.timeoutMs ?? 5000, ...(options.localAddress && { localAddress: options.localAddress }) },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+  });
+}
+
+export async function byStatus(home: Home, name: string, status: ProcessInfo['status'], count: number): Promise<ProcessInfo[]> {
+  return waitFor(async () => {
+    const rows = (await home.list()).filter((p) => p.name === name);
+    return rows.length === count && rows.every((p) => p.status === status) ? rows : null;
+  }, `${count} processes of ${name} ${status}`);
+}
+
+export function fixture(name: string): string {
+  return join(FIXTURES, name);
+}
+
+export { spawn };
