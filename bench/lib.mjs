@@ -21,7 +21,8 @@ export const REPO_DIR = path.resolve(BENCH_DIR, '..');
 export const OUT_DIR = path.join(BENCH_DIR, '.out');
 export const PEERS_DIR = path.join(BENCH_DIR, '.peers');
 export const PM2_BIN = path.join(PEERS_DIR, 'node_modules', 'pm2', 'bin', 'pm2');
-export const SUPERVISOR_BIN = path.join(REPO_DIR, 'bin', 'supervisor.js');
+// BENCH_SUPERVISOR_BIN lets you point the harness at another build of the CLI.
+export const SUPERVISOR_BIN = path.resolve(REPO_DIR, process.env.BENCH_SUPERVISOR_BIN || path.join('bin', 'supervisor.js'));
 
 // ---------------------------------------------------------------- timing ---
 
@@ -381,7 +382,7 @@ export function ensurePm2() {
   console.error(`[bench] pm2 not found in ${path.relative(REPO_DIR, PEERS_DIR)}; installing pm2@latest there (never a project dependency)`);
   fs.mkdirSync(PEERS_DIR, { recursive: true });
   const r = spawnSync('npm', ['install', '--prefix', PEERS_DIR, '--no-audit', '--no-fund', '--loglevel=error', 'pm2@latest'], {
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 2, 2], // keep stdout clean for the markdown report
     timeout: 300_000,
   });
   if (r.status !== 0 || !fs.existsSync(PM2_BIN)) throw new Error(`npm install pm2 failed (exit ${r.status})`);

@@ -11,6 +11,7 @@ import { OwnedSocket, type RawHandle } from './cluster/owned-socket.js';
 import type { WorkerMember } from './cluster/worker-member.js';
 import type { EventBus } from './events.js';
 import { AppLogs } from './logs.js';
+import { MemoryGuard } from './memory-guard.js';
 import { Slot, type SlotHost } from './slot.js';
 
 export interface AppContext {
@@ -26,6 +27,7 @@ export class App implements SlotHost {
   readonly sockets = new Map<string, OwnedSocket>();
   /** The last address that could not be bound, kept for `describe`. */
   lastListenError: { address: string; error: ListenError } | null = null;
+  readonly #memoryGuard: MemoryGuard | null;
 
   constructor(
     public spec: AppSpec,
@@ -33,6 +35,10 @@ export class App implements SlotHost {
   ) {
     this.logs = new AppLogs(context.logDir, spec.name, context.bus);
     for (let instance = 0; instance < spec.instances; instance++) this.addSlot();
+    this.#memoryGuard =
+      spec.maxMemoryRestart > 0
+        ? new MemoryGuard(spec.maxMemoryRestart, () => this.slots, (slot, text) => this.logs.note(slot.id, text))
+        : null;
   }
 
   get name(): string {
@@ -129,6 +135,13 @@ export class App implements SlotHost {
   closeSockets(): void {
     for (const socket of this.sockets.values()) socket.close();
     this.sockets.clear();
+  }
+
+  /** Releases everything the app holds; its slots must already be stopped. */
+  dispose(): void {
+    this.#memoryGuard?.stop();
+    this.closeSockets();
+    this.logs.close();
   }
 
   describe(processes: AppDescription['processes']): AppDescription {

@@ -45,8 +45,7 @@ export class Registry {
 
   remove(app: App): void {
     this.apps.delete(app.name);
-    app.closeSockets();
-    app.logs.close();
+    app.dispose();
   }
 
   /** The slots a target names, grouped by app. NOT_FOUND if it names nothing. */
