@@ -1,26 +1,32 @@
 /**
- * Connections the daemon handed to this worker: how many are open, which HTTP requests are in
- * flight on them, and the drain that closes each one at a response boundary.
+ * Connections the daemon handed to this worker: how many are open, and the drain that closes
+ * each one at a response boundary.
+ *
+ * Nothing here runs per request while serving: requests are only looked at once a drain has
+ * begun. At that point a response not yet started is switched to `Connection: close` (through
+ * the socket's current response, `socket._httpMessage`, which Node's http server keeps), new
+ * requests get the same, and sockets that stay idle are closed after a grace period.
  *
  * Draining never calls server.close() on an HTTP server: since Node 19 that closes idle
- * keep-alive sockets at once, racing a client that is just sending its next request. Instead
- * every response from now on carries `Connection: close`, and sockets that stay idle are
- * closed only after a grace period.
+ * keep-alive sockets at once, racing a client that is just sending its next request.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { toDaemon } from './channel.js';
 
 interface Tracked {
   key: string;
-  /** Responses not yet finished on this socket. */
-  inflight: Set<ServerResponse>;
-  /** True for sockets of HTTP servers, which can be closed at a response boundary. */
+  /** Sockets of HTTP servers can be closed at a response boundary; raw ones cannot. */
   http: boolean;
   idleTimer: NodeJS.Timeout | null;
 }
 
-const tracked = new Map<Socket, Tracked>();
+interface HttpSocket extends Socket {
+  _httpMessage?: ServerResponse | null;
+}
+
+const tracked = new Map<HttpSocket, Tracked>();
+const httpServers = new Set<Server>();
 const closedSinceReport = new Map<string, number>();
 let reportScheduled = false;
 let reportCloses = false;
@@ -38,58 +44,50 @@ export function isDraining(): boolean {
   return draining !== null;
 }
 
-export function track(socket: Socket, key: string, http: boolean): void {
-  const entry: Tracked = { key, inflight: new Set(), http, idleTimer: null };
+export function registerHttpServer(server: Server): void {
+  httpServers.add(server);
+  if (draining) server.prependListener('request', closeAfterResponse);
+}
+
+export function track(socket: HttpSocket, key: string, http: boolean): void {
+  const entry: Tracked = { key, http, idleTimer: null };
   tracked.set(socket, entry);
   socket.once('close', () => {
     if (entry.idleTimer) clearTimeout(entry.idleTimer);
     tracked.delete(socket);
     noteClosed(key);
-    if (draining && tracked.size === 0) finishDrain();
+    if (draining && tracked.size === 0) draining.onDrained();
   });
-  if (draining) scheduleIdleClose(socket, entry);
-}
-
-/** Registered first on every HTTP server that listens through the daemon. */
-export function onRequest(req: IncomingMessage, res: ServerResponse): void {
-  const entry = tracked.get(req.socket);
-  if (!entry) return;
-  if (entry.idleTimer) {
-    clearTimeout(entry.idleTimer);
-    entry.idleTimer = null;
-  }
-  entry.inflight.add(res);
-  if (draining) res.shouldKeepAlive = false;
-  const done = (): void => {
-    entry.inflight.delete(res);
-    if (draining && entry.inflight.size === 0) scheduleIdleClose(req.socket, entry);
-  };
-  res.once('finish', done);
-  res.once('close', done);
+  if (draining) closeWhenIdle(socket, entry);
 }
 
 /** Stop keeping connections: last responses say `Connection: close`, idle ones close after idleMs. */
 export function drain(idleMs: number, onDrained: () => void): void {
   if (draining) return;
   draining = { idleMs, onDrained };
+  for (const server of httpServers) server.prependListener('request', closeAfterResponse);
   for (const [socket, entry] of tracked) {
-    for (const res of entry.inflight) if (!res.headersSent) res.shouldKeepAlive = false;
-    if (entry.inflight.size === 0) scheduleIdleClose(socket, entry);
+    const current = socket._httpMessage;
+    if (current && !current.headersSent) current.shouldKeepAlive = false;
+    closeWhenIdle(socket, entry);
   }
-  if (tracked.size === 0) finishDrain();
+  if (tracked.size === 0) onDrained();
 }
 
-function scheduleIdleClose(socket: Socket, entry: Tracked): void {
+function closeAfterResponse(_req: IncomingMessage, res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+}
+
+/** Checks every idleMs; a socket with no response in progress is closed. */
+function closeWhenIdle(socket: HttpSocket, entry: Tracked): void {
   if (!entry.http || entry.idleTimer || !draining) return;
-  entry.idleTimer = setTimeout(() => {
-    if (entry.inflight.size === 0) socket.destroy();
-  }, draining.idleMs);
-}
-
-function finishDrain(): void {
-  const current = draining;
-  if (!current) return;
-  current.onDrained();
+  const idleMs = draining.idleMs;
+  const check = (): void => {
+    entry.idleTimer = null;
+    if (!socket._httpMessage) socket.destroy();
+    else entry.idleTimer = setTimeout(check, idleMs);
+  };
+  entry.idleTimer = setTimeout(check, idleMs);
 }
 
 function noteClosed(key: string): void {

@@ -12,7 +12,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { BoundAddress, DaemonToWorker, ListenRequest } from '../shared/worker-messages.js';
 import { closeHandle, onDaemon, toDaemon } from './channel.js';
-import { isDraining, onRequest, setReportCloses, track } from './connections.js';
+import { isDraining, registerHttpServer, setReportCloses, track } from './connections.js';
 import { hold, release } from './keep-alive.js';
 
 /** The parts of net.Server's internals this module relies on, the same ones Node's cluster uses. */
@@ -150,7 +150,7 @@ function adopt(server: ServerInternals, key: string, address: BoundAddress | str
   server.prependListener('connection', (socket: net.Socket) => {
     if (handingOver) track(socket, key, isHttp);
   });
-  if (isHttp) server.prependListener('request', onRequest);
+  if (isHttp) registerHttpServer(server as http.Server);
 
   server._handle = entry.handle;
   if (request.path !== null) {

@@ -12,12 +12,15 @@ export interface Candidate {
 }
 
 export interface Balancer {
+  /** Whether pick() looks at the client address (reading it costs a syscall per connection). */
+  readonly usesAddress: boolean;
   /** Picks one of `candidates` (never empty) for a connection from `remoteAddress`. */
   pick<C extends Candidate>(candidates: readonly C[], remoteAddress: string | undefined): C;
 }
 
 /** Cycles through the workers. The cursor is a slot id, so a worker leaving does not skip one. */
 export class RoundRobin implements Balancer {
+  readonly usesAddress = false;
   #lastSlotId = -1;
 
   pick<C extends Candidate>(candidates: readonly C[]): C {
@@ -35,6 +38,7 @@ export class RoundRobin implements Balancer {
 
 /** The worker with the fewest open connections; ties go round-robin so load still spreads. */
 export class LeastConnections implements Balancer {
+  readonly usesAddress = false;
   readonly #tieBreak = new RoundRobin();
 
   pick<C extends Candidate>(candidates: readonly C[]): C {
@@ -50,6 +54,7 @@ export class LeastConnections implements Balancer {
  * clients of those workers move. Without an address (Unix sockets) it falls back to round-robin.
  */
 export class StickyIp implements Balancer {
+  readonly usesAddress = true;
   readonly #fallback = new RoundRobin();
 
   pick<C extends Candidate>(candidates: readonly C[], remoteAddress: string | undefined): C {

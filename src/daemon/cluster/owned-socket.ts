@@ -128,7 +128,7 @@ export class OwnedSocket {
   }
 
   #remoteOf(client: RawHandle): string | undefined {
-    if (this.request.path !== null || !client.getpeername) return undefined;
+    if (!this.balancer.usesAddress || this.request.path !== null || !client.getpeername) return undefined;
     const out: Record<string, unknown> = {};
     return client.getpeername(out) === 0 && typeof out['address'] === 'string' ? out['address'] : undefined;
   }
