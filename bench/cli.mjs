@@ -33,6 +33,7 @@ import {
   rmTmp,
   run,
   runAllCleanups,
+  runAsync,
   sleep,
   timestamp,
   writeOut,
@@ -148,7 +149,7 @@ function rotate(arr, k) {
   return [...arr.slice(n), ...arr.slice(0, n)];
 }
 
-function timeWithHyperfine(times, tmpdir) {
+async function timeWithHyperfine(times, tmpdir) {
   const blocks = Math.ceil(runs / block);
   for (let b = 0; b < blocks; b++) {
     const n = Math.min(block, runs - b * block);
@@ -156,14 +157,14 @@ function timeWithHyperfine(times, tmpdir) {
     const json = path.join(tmpdir, `hf-${b}.json`);
     const args = ['-N', '--style', 'none', '--warmup', '1', '--runs', String(Math.max(2, n)), '--export-json', json];
     for (const c of order) args.push(c.argv.join(' '));
-    const r = spawnSync('hyperfine', args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 600_000 });
-    if (r.status !== 0) throw new Error(`hyperfine failed: ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
+    const r = await runAsync('hyperfine', args, { env, timeoutMs: 600_000 });
+    if (r.status !== 0) throw new Error(`hyperfine failed: ${r.error || (r.stderr || r.stdout).trim().slice(0, 500)}`);
     const res = JSON.parse(fs.readFileSync(json, 'utf8')).results;
     order.forEach((c, i) => times[c.id].push(...res[i].times.slice(0, n).map((s) => s * 1000)));
   }
 }
 
-function timeWithSpawnSync(times) {
+async function timeWithSpawnSync(times) {
   for (const c of commands) spawnSync(c.argv[0], c.argv.slice(1), { env: { ...process.env, ...env }, stdio: 'ignore' }); // warm-up
   for (let i = 0; i < runs; i++) {
     for (const c of rotate(commands, i)) {
@@ -173,6 +174,7 @@ function timeWithSpawnSync(times) {
       if (r.status !== 0) throw new Error(`${c.argv.join(' ')} exited ${r.status ?? r.signal}`);
       times[c.id].push(ms);
     }
+    await sleep(0); // let a pending SIGINT be handled between runs
   }
 }
 
@@ -205,11 +207,12 @@ async function measure() {
   const method = haveHyperfine ? 'hyperfine -N (blocks of ' + block + ', order rotated per block, 1 warm-up per command per block)' : 'spawnSync wall time (order rotated every run)';
   log(`timing ${commands.map((c) => c.id).join(', ')}: ${runs} runs each via ${method}`);
   const tmp = mkTmp('cli-bench-');
+  const dropTmp = onCleanup(() => rmTmp(tmp));
   try {
-    if (haveHyperfine) timeWithHyperfine(times, tmp);
-    else timeWithSpawnSync(times);
+    if (haveHyperfine) await timeWithHyperfine(times, tmp);
+    else await timeWithSpawnSync(times);
   } finally {
-    rmTmp(tmp);
+    dropTmp();
   }
   for (const d of daemons) rss[d.contender].afterRuns = d.handle ? memKiB(d.handle.pid) : null;
   report(times, method);

@@ -301,7 +301,7 @@ async function main() {
       for (const kind of KINDS) {
         for (const name of live) {
           try {
-            runWrk({ port: instances[name].port, seconds: warmup, threads, connections, close: kind.close });
+            await runWrk({ port: instances[name].port, seconds: warmup, threads, connections, close: kind.close });
           } catch (e) {
             log(`warm-up ${name}/${kind.id}: ${e.message}`);
           }
@@ -309,7 +309,7 @@ async function main() {
         for (let round = 1; round <= rounds; round++) {
           for (const name of live) {
             try {
-              const r = runWrk({ port: instances[name].port, seconds: duration, threads, connections, close: kind.close });
+              const r = await runWrk({ port: instances[name].port, seconds: duration, threads, connections, close: kind.close });
               runs.push({ workers, kind: kind.id, contender: name, round, ...r });
               log(
                 `w=${workers} ${kind.id.padEnd(10)} round ${round} ${name.padEnd(10)} ${fmt(r.rps)} req/s` +

@@ -8,7 +8,7 @@
 //     recycled pid is never signalled by mistake;
 //   * cleanup is synchronous so it can also run from an 'exit' handler.
 
-import { spawnSync, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -223,6 +223,8 @@ export function readPidFile(file) {
 
 const cleanups = [];
 let cleaning = false;
+let interrupted = false;
+export const isInterrupted = () => interrupted;
 /** Register a synchronous cleanup; returns a function that runs+unregisters it. */
 export function onCleanup(fn) {
   const entry = { fn, done: false };
@@ -255,8 +257,10 @@ process.on('exit', runAllCleanups);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
     console.error(`\n${sig} received: cleaning up`);
+    interrupted = true;
     runAllCleanups();
-    process.exit(130);
+    // Give libuv a moment to reap the children we just killed (no zombies left behind).
+    setTimeout(() => process.exit(130), 300);
   });
 }
 
@@ -361,15 +365,50 @@ export function sumSocketErrors(se) {
   return se.connect + se.read + se.write + se.timeout;
 }
 
-export function runWrk({ port, seconds, threads = 1, connections = 50, close = false }) {
+/**
+ * Run a tool asynchronously (so SIGINT/SIGTERM handlers can fire while it runs)
+ * in its own process group; it is killed by cleanup if we are interrupted.
+ */
+export function runAsync(cmd, args, { env, timeoutMs = 600_000, cwd = REPO_DIR } = {}) {
+  // Once interrupted, start nothing new and let callers stall until process.exit.
+  if (interrupted) return new Promise(() => {});
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, {
+      cwd,
+      env: { ...process.env, ...env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const kill = onCleanup(() => terminateGroup(child.pid, 1000));
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, timeoutMs);
+    const done = (status, signal, error) => {
+      clearTimeout(timer);
+      kill(); // no-op if the group is already gone
+      if (interrupted) return; // killed by the signal handler: stall the caller
+      resolve({ status, signal, stdout, stderr, error: timedOut ? `timed out after ${timeoutMs / 1000}s` : error });
+    };
+    child.on('error', (e) => done(null, null, e.message));
+    child.on('close', (status, signal) => done(status, signal, null));
+  });
+}
+
+export async function runWrk({ port, seconds, threads = 1, connections = 50, close = false }) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency'];
   if (close) args.push('-H', 'Connection: close');
   args.push(`http://127.0.0.1:${port}/`);
-  const r = spawnSync('wrk', args, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
-  if (r.error) throw new Error(`wrk failed: ${r.error.message}`);
+  const r = await runAsync('wrk', args, { timeoutMs: (seconds + 30) * 1000 });
+  if (r.error) throw new Error(`wrk failed: ${r.error}`);
   const parsed = parseWrk(r.stdout || '');
   if (r.status !== 0 || parsed.rps == null) {
-    throw new Error(`wrk exit ${r.status}: ${(r.stderr || r.stdout || '').trim().slice(0, 400)}`);
+    throw new Error(`wrk exit ${r.status ?? r.signal}: ${(r.stderr || r.stdout || '').trim().slice(0, 400)}`);
   }
   return { ...parsed, cmd: `wrk ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}` };
 }

@@ -67,6 +67,18 @@ export function buildProgram(): Command {
     .option('--shutdown-with-message', "stop by sending 'shutdown' over IPC instead of a signal")
     .option('--json', 'print the started processes as JSON')
     .action(async (target: string, args: string[], opts: StartOptions & { json?: boolean }) => {
+      const { existsSync } = await import('node:fs');
+      if (!existsSync(target) && /^[\w.@-]+$/.test(target) && !/\.(c|m)?js$|\.json$/.test(target)) {
+        // `start <name>` on an app the daemon knows starts its stopped processes, as in pm2.
+        const rows = await withDaemon((sv) => sv.call('restart', { target })).catch((error: unknown) => {
+          if (error instanceof SupervisorError && error.code === 'NOT_FOUND') {
+            throw new SupervisorError('FAILED', `script ${target} does not exist, and no app is named "${target}"`);
+          }
+          throw error;
+        });
+        printRows(rows, opts.json);
+        return;
+      }
       const { isConfigFile, loadConfigFile } = await import('./config-file.js');
       const { toAppSpec } = await import('./app-config.js');
       const specs = isConfigFile(target)

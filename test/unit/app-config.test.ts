@@ -1,0 +1,451 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { bytes, duration, interpreterFor, parseInstances, toAppSpec, type AppConfig } from '../../src/client/app-config.js';
+import { validateAppName, validateAppSpec } from '../../src/shared/app-spec-validate.js';
+import { APP_DEFAULTS, type AppSpec } from '../../src/shared/app-spec.js';
+import { SupervisorError } from '../../src/shared/errors.js';
+
+// The number of cores is fixed so that "max" and negative instance counts give the same
+// answer on every machine.
+const cores = vi.hoisted(() => ({ count: 4 }));
+vi.mock('node:os', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:os')>();
+  return { ...actual, availableParallelism: () => cores.count };
+});
+
+let dir: string;
+const warnings: string[] = [];
+const base = (): { cwd: string; env: NodeJS.ProcessEnv; warn: (line: string) => void } => ({
+  cwd: dir,
+  env: { PATH: '/usr/bin', HOME: '/home/test', UNSET: undefined },
+  warn: (line) => warnings.push(line),
+});
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sv-app-config-'));
+  await mkdir(join(dir, 'sub'));
+  for (const name of ['app.js', 'app.mjs', 'app.cjs', 'worker.py', 'run.sh', 'server', '123.js', 'all.js', 'my.api.js', 'sub/inner.js']) {
+    await writeFile(join(dir, name), '// test script\n');
+  }
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  warnings.length = 0;
+  cores.count = 4;
+});
+
+/** Calls `fn` and returns the SupervisorError it throws. */
+function errorOf(fn: () => unknown): SupervisorError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SupervisorError);
+    return error as SupervisorError;
+  }
+  throw new Error('expected a SupervisorError, nothing was thrown');
+}
+
+function spec(config: Record<string, unknown>): AppSpec {
+  return toAppSpec({ script: 'app.js', ...config } as AppConfig, base());
+}
+
+describe('interpreterFor', () => {
+  it.each([
+    ['app.js', 'node'],
+    ['app.mjs', 'node'],
+    ['app.cjs', 'node'],
+    ['/abs/path/app.js', 'node'],
+    ['worker.py', 'python3'],
+    ['run.sh', 'bash'],
+    ['server', 'none'],
+    ['app.ts', 'none'],
+    ['app.rb', 'none'],
+    ['dir.js/binary', 'none'],
+  ])('%s → %s', (script, interpreter) => {
+    expect(interpreterFor(script)).toBe(interpreter);
+  });
+});
+
+describe('duration', () => {
+  it.each<[number | string | undefined, number]>([
+    [undefined, 777],
+    [0, 0],
+    [1000, 1000],
+    ['1000', 1000],
+    ['500ms', 500],
+    ['5s', 5000],
+    ['1.5s', 1500],
+    ['2m', 120_000],
+    ['1h', 3_600_000],
+    [' 5s ', 5000],
+    ['5 s', 5000],
+    ['0s', 0],
+  ])('%j → %i ms', (value, ms) => {
+    expect(duration(value, 777, 'app.min_uptime')).toBe(ms);
+  });
+
+  it.each<[unknown]>([['5x'], ['-5s'], [-1], [1.5], [''], ['s'], ['5 seconds'], ['1d'], [Number.NaN], [Infinity], [true]])(
+    '%j is rejected naming the field',
+    (value) => {
+      const error = errorOf(() => duration(value as number | string, 0, 'app.min_uptime'));
+      expect(error.code).toBe('INVALID_REQUEST');
+      expect(error.message).toContain('app.min_uptime');
+    },
+  );
+});
+
+describe('bytes', () => {
+  it.each<[number | string | undefined, number]>([
+    [undefined, 0],
+    [0, 0],
+    [1048576, 1048576],
+    ['100', 100],
+    ['512K', 512 * 1024],
+    ['512k', 512 * 1024],
+    ['512KB', 512 * 1024],
+    ['300M', 300 * 1024 ** 2],
+    ['300m', 300 * 1024 ** 2],
+    ['1G', 1024 ** 3],
+    ['1.5G', 1.5 * 1024 ** 3],
+    ['64B', 64],
+  ])('%j → %i bytes', (value, n) => {
+    expect(bytes(value, 'app.max_memory_restart')).toBe(n);
+  });
+
+  it.each<[unknown]>([['300X'], ['-1M'], [-1], [1.5], ['M'], [''], ['1T'], ['lots']])('%j is rejected naming the field', (value) => {
+    const error = errorOf(() => bytes(value as number | string, 'app.max_memory_restart'));
+    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.message).toContain('app.max_memory_restart');
+  });
+});
+
+describe('parseInstances (4 cores)', () => {
+  it.each<[number | string, number]>([
+    ['max', 4],
+    [0, 4],
+    ['0', 4],
+    [-1, 3],
+    ['-1', 3],
+    [-3, 1],
+    [1, 1],
+    [2, 2],
+    ['8', 8],
+    [1024, 1024],
+  ])('%j → %i processes', (value, n) => {
+    expect(parseInstances(value, 'app.instances')).toBe(n);
+  });
+
+  it.each<[unknown]>([[-4], [-10], [1025], [1.5], ['two'], ['1.5'], ['MAX'], [''], [null]])('%j is rejected', (value) => {
+    const error = errorOf(() => parseInstances(value as number | string, 'app.instances'));
+    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.message).toContain('app.instances');
+  });
+
+  it('follows the number of cores', () => {
+    cores.count = 1;
+    expect(parseInstances('max', 'i')).toBe(1);
+    expect(() => parseInstances(-1, 'i')).toThrow(SupervisorError);
+    cores.count = 16;
+    expect(parseInstances('max', 'i')).toBe(16);
+    expect(parseInstances(-1, 'i')).toBe(15);
+  });
+});
+
+describe('validateAppName', () => {
+  it.each(['web', 'api-2', 'my.app', 'svc_1', '@scope', 'a', 'with space', '1st', 'x'.repeat(100)])('%j is valid', (name) => {
+    expect(validateAppName(name)).toBe(name);
+  });
+
+  it.each<[unknown]>([['123'], ['0'], ['all'], [''], [' leading-space'], ['a/b'], ['a:b'], ['x'.repeat(101)], [42], [null]])('%j is rejected', (name) => {
+    const error = errorOf(() => validateAppName(name, 'app.name'));
+    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.message).toContain('app.name');
+  });
+});
+
+describe('toAppSpec', () => {
+  it('fills in the defaults', () => {
+    const s = toAppSpec({ script: 'app.js' }, base());
+    expect(s).toEqual({
+      name: 'app',
+      script: join(dir, 'app.js'),
+      args: [],
+      cwd: dir,
+      env: { PATH: '/usr/bin', HOME: '/home/test' },
+      mode: 'fork',
+      instances: 1,
+      interpreter: 'node',
+      interpreterArgs: [],
+      balance: APP_DEFAULTS.balance,
+      killSignal: APP_DEFAULTS.killSignal,
+      killTimeoutMs: APP_DEFAULTS.killTimeoutMs,
+      shutdownWithMessage: APP_DEFAULTS.shutdownWithMessage,
+      autorestart: APP_DEFAULTS.autorestart,
+      waitReady: APP_DEFAULTS.waitReady,
+      listenTimeoutMs: APP_DEFAULTS.listenTimeoutMs,
+      minUptimeMs: APP_DEFAULTS.minUptimeMs,
+      maxRestarts: APP_DEFAULTS.maxRestarts,
+      restartDelayMs: APP_DEFAULTS.restartDelayMs,
+      expBackoffRestartDelayMs: APP_DEFAULTS.expBackoffRestartDelayMs,
+      backoffCapMs: APP_DEFAULTS.backoffCapMs,
+      retryAfterCrashLoop: APP_DEFAULTS.retryAfterCrashLoop,
+      stopExitCodes: [],
+      maxMemoryRestart: APP_DEFAULTS.maxMemoryRestart,
+      queueSize: APP_DEFAULTS.queueSize,
+      queueTimeoutMs: APP_DEFAULTS.queueTimeoutMs,
+      drainIdleMs: APP_DEFAULTS.drainIdleMs,
+    } satisfies AppSpec);
+    expect(warnings).toEqual([]);
+  });
+
+  it('produces a spec the daemon accepts unchanged', () => {
+    for (const config of [
+      { script: 'app.js' },
+      { script: 'app.js', instances: 'max', balance: 'sticky-ip', max_memory_restart: '300M', stop_exit_codes: [0, 3] },
+      { script: 'worker.py', args: '--port 80', env: { N: 1, FLAG: true } },
+      { script: 'server', interpreter: 'none', kill_signal: 'sigterm', min_uptime: '2s' },
+    ] as AppConfig[]) {
+      const s = toAppSpec(config, base());
+      expect(validateAppSpec(JSON.parse(JSON.stringify(s)))).toEqual(s);
+    }
+  });
+
+  it('maps every option', () => {
+    const s = spec({
+      name: 'web',
+      script: 'inner.js',
+      cwd: 'sub',
+      args: ['--port', '80'],
+      env: { PORT: 8080, DEBUG: true, PATH: '/opt/bin' },
+      instances: 2,
+      interpreter_args: '--max-old-space-size=512 --enable-source-maps',
+      balance: 'least-connections',
+      kill_signal: 'sigterm',
+      kill_timeout: '10s',
+      shutdown_with_message: true,
+      autorestart: false,
+      wait_ready: true,
+      listen_timeout: '3s',
+      min_uptime: '2s',
+      max_restarts: 5,
+      restart_delay: 250,
+      exp_backoff_restart_delay: '200ms',
+      backoff_cap: '1m',
+      retry_after_crash_loop: false,
+      stop_exit_codes: 3,
+      max_memory_restart: '512K',
+      queue_size: 10,
+      queue_timeout: '1s',
+      drain_idle_timeout: '500ms',
+    });
+    expect(s).toMatchObject({
+      name: 'web',
+      script: join(dir, 'sub', 'inner.js'),
+      cwd: join(dir, 'sub'),
+      args: ['--port', '80'],
+      env: { PATH: '/opt/bin', HOME: '/home/test', PORT: '8080', DEBUG: 'true' },
+      mode: 'cluster',
+      instances: 2,
+      interpreter: 'node',
+      interpreterArgs: ['--max-old-space-size=512', '--enable-source-maps'],
+      balance: 'least-connections',
+      killSignal: 'SIGTERM',
+      killTimeoutMs: 10_000,
+      shutdownWithMessage: true,
+      autorestart: false,
+      waitReady: true,
+      listenTimeoutMs: 3000,
+      minUptimeMs: 2000,
+      maxRestarts: 5,
+      restartDelayMs: 250,
+      expBackoffRestartDelayMs: 200,
+      backoffCapMs: 60_000,
+      retryAfterCrashLoop: false,
+      stopExitCodes: [3],
+      maxMemoryRestart: 512 * 1024,
+      queueSize: 10,
+      queueTimeoutMs: 1000,
+      drainIdleMs: 500,
+    });
+  });
+
+  it.each<[string, string[]]>([
+    ['a b  c', ['a', 'b', 'c']],
+    ['', []],
+  ])('args string %j is split on spaces', (args, list) => {
+    expect(spec({ args }).args).toEqual(list);
+  });
+
+  it('node_args is an alias of interpreter_args', () => {
+    expect(spec({ node_args: '--inspect' }).interpreterArgs).toEqual(['--inspect']);
+    expect(spec({ node_args: '--a', interpreter_args: ['--b'] }).interpreterArgs).toEqual(['--b']);
+  });
+
+  it('an absolute script path ignores cwd', () => {
+    const s = spec({ script: join(dir, 'app.js'), cwd: 'sub' });
+    expect(s.script).toBe(join(dir, 'app.js'));
+    expect(s.cwd).toBe(join(dir, 'sub'));
+  });
+
+  describe('interpreter and mode', () => {
+    it.each<[Partial<AppConfig>, string, AppSpec['mode'], number]>([
+      // [config, interpreter, mode, instances]
+      [{ script: 'app.js' }, 'node', 'fork', 1],
+      [{ script: 'app.js', instances: 4 }, 'node', 'cluster', 4],
+      [{ script: 'app.js', instances: 1 }, 'node', 'cluster', 1],
+      [{ script: 'app.mjs', instances: 'max' }, 'node', 'cluster', 4],
+      [{ script: 'app.cjs', instances: -1 }, 'node', 'cluster', 3],
+      [{ script: 'app.js', instances: 0 }, 'node', 'cluster', 4],
+      [{ script: 'app.js', instances: 4, exec_mode: 'fork' }, 'node', 'fork', 4],
+      [{ script: 'app.js', instances: 4, exec_mode: 'fork_mode' }, 'node', 'fork', 4],
+      [{ script: 'app.js', exec_mode: 'cluster' }, 'node', 'cluster', 1],
+      [{ script: 'app.js', exec_mode: 'cluster_mode' }, 'node', 'cluster', 1],
+      [{ script: 'worker.py' }, 'python3', 'fork', 1],
+      [{ script: 'worker.py', instances: 3 }, 'python3', 'fork', 3],
+      [{ script: 'run.sh' }, 'bash', 'fork', 1],
+      [{ script: 'run.sh', instances: 2 }, 'bash', 'fork', 2],
+      [{ script: 'server' }, 'none', 'fork', 1],
+      [{ script: 'server', interpreter: 'node', instances: 2 }, 'node', 'cluster', 2],
+      [{ script: 'app.js', interpreter: 'bun' }, 'bun', 'fork', 1],
+      [{ script: 'app.js', interpreter: 'bun', instances: 2 }, 'bun', 'fork', 2],
+    ])('%j → %s, %s × %i', (config, interpreter, mode, instances) => {
+      const s = spec(config);
+      expect([s.interpreter, s.mode, s.instances]).toEqual([interpreter, mode, instances]);
+    });
+
+    it.each<[Partial<AppConfig>, string]>([
+      [{ script: 'worker.py', exec_mode: 'cluster' }, 'python3'],
+      [{ script: 'run.sh', exec_mode: 'cluster', instances: 2 }, 'bash'],
+      [{ script: 'server', exec_mode: 'cluster' }, 'none'],
+      [{ script: 'app.js', interpreter: 'bun', exec_mode: 'cluster' }, 'bun'],
+    ])('cluster mode with a non-node interpreter is rejected: %j', (config, interpreter) => {
+      const error = errorOf(() => spec(config));
+      expect(error.code).toBe('INVALID_REQUEST');
+      expect(error.message).toContain('cluster mode runs Node scripts only');
+      expect(error.message).toContain(interpreter);
+    });
+  });
+
+  describe('rejections', () => {
+    it.each<[string, Record<string, unknown>, string]>([
+      ['unknown option', { foo: 1 }, 'unknown option "foo"'],
+      ['unknown option (camelCase spelling)', { minUptime: 5 }, 'unknown option "minUptime"'],
+      ['bad exec_mode', { exec_mode: 'thread' }, 'app.exec_mode must be fork or cluster'],
+      ['bad balance', { balance: 'random' }, 'app.balance must be one of round-robin, least-connections, sticky-ip'],
+      ['bad kill_signal', { kill_signal: 'TERM' }, 'app.kill_signal "TERM" is not a signal name'],
+      ['bad duration', { min_uptime: '5 seconds' }, 'app.min_uptime'],
+      ['negative duration', { kill_timeout: -1 }, 'app.kill_timeout'],
+      ['bad size', { max_memory_restart: '1T' }, 'app.max_memory_restart'],
+      ['bad instances', { instances: 'many' }, 'app.instances'],
+      ['too many instances', { instances: 5000 }, 'app.instances'],
+      ['all-digit name', { name: '123' }, 'app.name "123" is not a valid app name'],
+      ['the name "all"', { name: 'all' }, 'app.name "all" is not a valid app name'],
+      ['all-digit name from the script file name', { script: '123.js' }, 'app.name "123"'],
+      ['"all" from the script file name', { script: 'all.js' }, 'app.name "all"'],
+      ['empty script', { script: '' }, '"script" is required'],
+      ['script not a string', { script: 42 }, '"script" is required'],
+    ])('%s', (_label, config, message) => {
+      const error = errorOf(() => spec(config));
+      expect(error.code).toBe('INVALID_REQUEST');
+      expect(error.message).toContain(message);
+    });
+
+    // A config file is user-written JavaScript or JSON: a wrong type must give the same one clear
+    // INVALID_REQUEST line as a wrong value, not a TypeError from deep inside toAppSpec.
+    it.each<[string, Record<string, unknown>, string]>([
+      ['exec_mode not a string', { exec_mode: 1 }, 'app.exec_mode'],
+      ['kill_signal not a string', { kill_signal: 15 }, 'app.kill_signal'],
+      ['args neither a string nor a list', { args: 5 }, 'app.args'],
+      ['cwd not a string', { cwd: 5 }, 'app.cwd'],
+    ])('wrong type: %s', (_label, config, field) => {
+      const error = errorOf(() => spec(config));
+      expect(error.code).toBe('INVALID_REQUEST');
+      expect(error.message).toContain(field);
+    });
+
+    it('a config that is not an object is rejected', () => {
+      for (const config of [null, 'app.js', ['app.js'], 42]) {
+        const error = errorOf(() => toAppSpec(config as unknown as AppConfig, base(), 'apps[2]'));
+        expect(error.code).toBe('INVALID_REQUEST');
+        expect(error.message).toBe('apps[2] must be an object');
+      }
+    });
+
+    it('messages name the app via `where`', () => {
+      const error = errorOf(() => toAppSpec({ script: 'app.js', bogus: true } as unknown as AppConfig, base(), 'apps[1]'));
+      expect(error.message).toBe('apps[1]: unknown option "bogus"');
+    });
+
+    it('a missing script is a FAILED SupervisorError naming the path', () => {
+      const error = errorOf(() => spec({ script: 'nope.js' }));
+      expect(error.code).toBe('FAILED');
+      expect(error.message).toContain(join(dir, 'nope.js'));
+    });
+
+    it('a script missing relative to cwd is FAILED', () => {
+      const error = errorOf(() => spec({ script: 'app.js', cwd: 'sub' }));
+      expect(error.code).toBe('FAILED');
+      expect(error.message).toContain(join(dir, 'sub', 'app.js'));
+    });
+  });
+
+  describe('pm2-only options', () => {
+    it.each(['watch', 'ignore_watch', 'log_date_format', 'merge_logs', 'out_file', 'namespace', 'cron_restart', 'env_production'])(
+      '%s is ignored with a warning',
+      (option) => {
+        const s = spec({ [option]: true });
+        expect(warnings).toEqual([`app: ignoring pm2 option "${option}" (not supported)`]);
+        expect(Object.keys(s)).not.toContain(option);
+        expect(s).toEqual(spec({}));
+      },
+    );
+
+    it('several pm2 options give one warning each', () => {
+      spec({ watch: true, time: true, vizion: false });
+      expect(warnings).toHaveLength(3);
+      expect(warnings.join('\n')).toMatch(/"watch"[\s\S]*"time"[\s\S]*"vizion"/);
+    });
+
+    it('without a warn callback they are still ignored, silently', () => {
+      expect(() => toAppSpec({ script: 'app.js', watch: true } as unknown as AppConfig, { cwd: dir, env: {} })).not.toThrow();
+    });
+  });
+
+  describe('names', () => {
+    it.each<[Partial<AppConfig>, string]>([
+      [{ script: 'app.js' }, 'app'],
+      [{ script: 'my.api.js' }, 'my.api'],
+      [{ script: 'server' }, 'server'],
+      [{ script: 'worker.py' }, 'worker'],
+      [{ script: 'app.js', name: 'web-1' }, 'web-1'],
+      [{ script: '123.js', name: 'numbers' }, 'numbers'],
+    ])('%j → name %s', (config, name) => {
+      expect(spec(config).name).toBe(name);
+    });
+  });
+
+  describe('env', () => {
+    it('merges the app env over the base env, as strings, dropping undefined', () => {
+      const s = spec({ env: { PORT: 3000, ON: false, HOME: '/srv' } });
+      expect(s.env).toEqual({ PATH: '/usr/bin', HOME: '/srv', PORT: '3000', ON: 'false' });
+      expect('UNSET' in s.env).toBe(false);
+    });
+  });
+
+  describe('stop_exit_codes', () => {
+    it.each<[number | number[] | undefined, number[]]>([
+      [undefined, []],
+      [0, [0]],
+      [[0, 2, 3], [0, 2, 3]],
+      [[], []],
+    ])('%j → %j', (value, codes) => {
+      expect(spec(value === undefined ? {} : { stop_exit_codes: value }).stopExitCodes).toEqual(codes);
+    });
+  });
+});
