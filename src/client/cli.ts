@@ -70,8 +70,9 @@ export function buildProgram(): Command {
       const { existsSync } = await import('node:fs');
       if (!existsSync(target) && /^[\w.@-]+$/.test(target) && !/\.(c|m)?js$|\.json$/.test(target)) {
         // `start <name>` on an app the daemon knows starts its stopped processes, as in pm2.
-        const rows = await withDaemon((sv) => sv.call('restart', { target })).catch((error: unknown) => {
-          if (error instanceof SupervisorError && error.code === 'NOT_FOUND') {
+        // No daemon means no such app: fail without starting one.
+        const rows = await withDaemon((sv) => sv.call('restart', { target }), { start: false }).catch((error: unknown) => {
+          if (error instanceof SupervisorError && (error.code === 'NOT_FOUND' || error.code === 'UNREACHABLE')) {
             throw new SupervisorError('FAILED', `script ${target} does not exist, and no app is named "${target}"`);
           }
           throw error;

@@ -50,11 +50,14 @@ describe('fnv1a', () => {
 
 describe('createBalancer', () => {
   it.each([
-    ['round-robin', RoundRobin],
-    ['least-connections', LeastConnections],
-    ['sticky-ip', StickyIp],
-  ] as const)('%s → %s', (strategy, type) => {
-    expect(createBalancer(strategy)).toBeInstanceOf(type);
+    ['round-robin', RoundRobin, false],
+    ['least-connections', LeastConnections, false],
+    ['sticky-ip', StickyIp, true],
+  ] as const)('%s → %o, usesAddress %s', (strategy, type, usesAddress) => {
+    const balancer = createBalancer(strategy);
+    expect(balancer).toBeInstanceOf(type);
+    // Only sticky-ip needs the client address (reading it costs a syscall per connection).
+    expect(balancer.usesAddress).toBe(usesAddress);
   });
 });
 
