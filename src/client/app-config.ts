@@ -60,7 +60,7 @@ const IGNORED_PM2 = new Set<string>([
 const NODE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
 
 export function interpreterFor(script: string): string {
-  const ext = extname(script);
+  const ext = extname(script).toLowerCase();
   if (NODE_EXTENSIONS.has(ext)) return 'node';
   if (ext === '.py') return 'python3';
   if (ext === '.sh') return 'bash';
@@ -75,6 +75,22 @@ export function toAppSpec(config: AppConfig, base: { cwd: string; env: NodeJS.Pr
     else invalid(`${where}: unknown option "${key}"`);
   }
   if (typeof config.script !== 'string' || config.script.length === 0) invalid(`${where}: "script" is required`);
+  for (const key of ['cwd', 'exec_mode', 'interpreter', 'balance', 'kill_signal'] as const) {
+    if (config[key] !== undefined && typeof config[key] !== 'string') invalid(`${where}.${key} must be a string`);
+  }
+  for (const key of ['args', 'interpreter_args', 'node_args'] as const) {
+    const value = config[key];
+    if (value !== undefined && typeof value !== 'string' && !Array.isArray(value)) {
+      invalid(`${where}.${key} must be a string or an array of strings`);
+    }
+  }
+  for (const key of ['max_restarts', 'queue_size'] as const) {
+    const value = config[key];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 0)) invalid(`${where}.${key} must be a whole number`);
+  }
+  for (const key of ['autorestart', 'wait_ready', 'shutdown_with_message', 'retry_after_crash_loop'] as const) {
+    if (config[key] !== undefined && typeof config[key] !== 'boolean') invalid(`${where}.${key} must be true or false`);
+  }
   const cwd = resolve(base.cwd, config.cwd ?? '.');
   const script = resolve(cwd, config.script);
   if (!existsSync(script)) throw new SupervisorError('FAILED', `script ${script} does not exist`);

@@ -8,7 +8,8 @@
  * - an unstable exit backs off exponentially from expBackoffRestartDelayMs, with ±20% jitter so
  *   that many apps failing on one dependency do not retry in lock-step, up to backoffCapMs;
  * - maxRestarts unstable exits within crashWindowMs make a crash loop: the slot is errored and
- *   either retries every backoffCapMs (retryAfterCrashLoop) or stays errored;
+ *   either retries every backoffCapMs (retryAfterCrashLoop) or stays errored; it stays in the
+ *   crash loop until a run is stable;
  * - autorestart off, or an exit code listed in stopExitCodes, ends the process for good.
  */
 export interface RestartPolicyConfig {
@@ -51,6 +52,8 @@ export class RestartPolicy {
   /** Times of recent unstable exits, oldest first. */
   #unstableAt: number[] = [];
   #consecutiveUnstable = 0;
+  /** Once a crash loop is declared it stands until a stable run, so `errored` does not flicker. */
+  #inCrashLoop = false;
 
   constructor(
     private readonly config: RestartPolicyConfig,
@@ -70,6 +73,7 @@ export class RestartPolicy {
   reset(): void {
     this.#unstableAt = [];
     this.#consecutiveUnstable = 0;
+    this.#inCrashLoop = false;
   }
 
   decide(facts: ExitFacts): RestartDecision {
@@ -89,7 +93,8 @@ export class RestartPolicy {
     const windowStart = facts.at - c.crashWindowMs;
     while (this.#unstableAt.length > 0 && (this.#unstableAt[0] as number) <= windowStart) this.#unstableAt.shift();
 
-    if (this.#unstableAt.length >= c.maxRestarts) {
+    if (this.#unstableAt.length >= c.maxRestarts || this.#inCrashLoop) {
+      this.#inCrashLoop = true;
       const reason = `crash loop: ${this.#unstableAt.length} unstable exits within ${Math.round(c.crashWindowMs / 1000)} s, last ${how}`;
       return { kind: 'crash-loop', retryInMs: c.retryAfterCrashLoop ? c.backoffCapMs : null, reason };
     }

@@ -246,6 +246,8 @@ export class Slot {
 
   /** The worker caught an uncaught exception and is draining: replace it now. */
   #onFatal(worker: WorkerProcess, member: WorkerMember | null, message: string): void {
+    // Being stopped anyway: the stop already drains it and nothing should replace it.
+    if (this.#state.status === 'stopping') return;
     this.host.logs.note(this.id, `process ${this.id} (pid ${worker.pid}) had an uncaught exception; starting its replacement while it finishes its connections: ${message}`);
     if (member) member.inRotation = false;
     this.#worker = null;
