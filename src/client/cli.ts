@@ -2,6 +2,7 @@
  * The `supervisor` command line. Each command is a thin layer over the API: parse, call,
  * print. Every failure ends in one line on stderr and a non-zero exit (see run()).
  */
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { EXIT_STATUS, SupervisorError } from '../shared/errors.js';
 import { homePaths, resolveHome } from '../shared/paths.js';
@@ -46,7 +47,7 @@ export function buildProgram(): Command {
     .description('A process supervisor for Node.js services.')
     .version(VERSION, '-v, --version')
     .showSuggestionAfterError(true)
-    .configureOutput({ outputError: (text, write) => write(`supervisor: ${text.replace(/^error: /, '')}`) });
+    .configureOutput({ outputError: (text, write) => write(`supervisor: ${text.replace(/^error: /, '').replace(/\n(?=.)/g, ' ')}`) });
 
   program
     .command('start')
@@ -237,6 +238,12 @@ export function buildProgram(): Command {
       const closed = new Promise<void>((resolve) => (connection.onClose = resolve));
       await connection.request('kill', {});
       await closed;
+      // The connection closes just before the process exits: wait for the exit itself.
+      const deadline = Date.now() + 10_000;
+      while (pid !== undefined && processExists(pid)) {
+        if (Date.now() > deadline) throw new SupervisorError('FAILED', `daemon ${pid} did not exit within 10 s`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       print(`daemon ${pid} stopped`);
     });
 
@@ -273,6 +280,21 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+/** Alive and not a zombie waiting to be reaped (a reaper may be slow in containers). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 export async function run(argv: string[]): Promise<void> {

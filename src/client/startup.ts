@@ -1,6 +1,6 @@
 /**
  * `supervisor startup systemd`: a unit that runs the daemon in the foreground (Type=simple,
- * no forking), resurrects the saved apps once it answers, and maps `systemctl reload` to a
+ * no forking) that starts the apps saved in dump.json itself, and maps `systemctl reload` to a
  * zero-downtime reload of every app. SIGTERM (systemd's stop) stops apps gracefully and saves.
  */
 import { writeFile } from 'node:fs/promises';
@@ -24,7 +24,6 @@ User=${options.user}
 Environment=SUPERVISOR_HOME=${options.home}
 Environment=PATH=${options.path}
 ExecStart=${run('daemon --foreground')}
-ExecStartPost=${run('resurrect')}
 ExecReload=${run('reload all')}
 KillMode=mixed
 KillSignal=SIGTERM

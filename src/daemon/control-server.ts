@@ -34,7 +34,8 @@ export class ControlServer {
   }
 
   #accept(peer: Peer): PeerHandlers {
-    let greeted = false;
+    // Settles with whether hello succeeded; requests pipelined behind hello wait for it.
+    let hello: Promise<boolean> | null = null;
     const unsubscribers: (() => void)[] = [];
     const send = (frame: ServerFrame): void => peer.send(JSON.stringify(frame));
     const context: HandlerContext = {
@@ -54,14 +55,21 @@ export class ControlServer {
           send({ id: safeId(text), error: toWire(error) });
           return;
         }
-        if (!greeted && request.method !== 'hello') {
+        if (request.method === 'hello') {
+          const reply = this.#dispatch(request, context);
+          hello ??= reply.then((r) => r.error === undefined);
+          void reply.then(send);
+          return;
+        }
+        if (!hello) {
           send({ id: request.id, error: { code: 'INVALID_REQUEST', message: 'the first request must be hello' } });
           return;
         }
-        void this.#dispatch(request, context).then((reply) => {
-          if (request.method === 'hello' && reply.error === undefined) greeted = true;
-          send(reply);
-        });
+        void hello.then((greeted) =>
+          greeted
+            ? this.#dispatch(request, context).then(send)
+            : send({ id: request.id, error: { code: 'INVALID_REQUEST', message: 'the first request must be a successful hello' } }),
+        );
       },
     };
   }

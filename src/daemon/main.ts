@@ -10,7 +10,7 @@ export async function main(options: { foreground: boolean }): Promise<void> {
   const home = resolveHome();
   let daemon;
   try {
-    daemon = await runDaemon({ home, saveOnStop: options.foreground });
+    daemon = await runDaemon({ home, persistent: options.foreground });
   } catch (error) {
     if (error instanceof SupervisorError && error.code === 'CONFLICT') {
       // Lost a start race: another daemon owns this home, which is what was wanted.

@@ -3,6 +3,7 @@
  * socket and returns a handle. main.ts adds only argument parsing and signal handling, so
  * tests can run a daemon in-process as well as end to end.
  */
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
@@ -12,15 +13,15 @@ import { ControlServer } from './control-server.js';
 import { EventBus } from './events.js';
 import { acquireHomeLock } from './lock.js';
 import { Registry } from './registry.js';
-import { saveDump } from './state-file.js';
+import { loadDump, saveDump } from './state-file.js';
 import { VERSION } from '../shared/version.js';
 
 export interface DaemonOptions {
   home: string;
   /** Where daemon messages go (daemon.log in the background, the journal in the foreground). */
   log?: (line: string) => void;
-  /** Save dump.json when stopping (the systemd unit and containers want this). */
-  saveOnStop?: boolean;
+  /** Save dump.json when stopping, and start its apps when starting (systemd, containers). */
+  persistent?: boolean;
 }
 
 export interface DaemonHandle {
@@ -61,15 +62,16 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       log('stopping every app');
-      if (options.saveOnStop) {
+      if (options.persistent) {
         await saveDump(paths.dumpFile, [...registry.apps.values()].map((app) => app.spec)).catch((error: Error) => log(`could not save: ${error.message}`));
       }
       const apps = [...registry.apps.values()];
       await Promise.all(apps.flatMap((app) => app.slots.map((slot) => slot.stop())));
       for (const app of apps) registry.remove(app);
-      await server.close();
+      // Files first: once a client sees its connection close, the daemon must be gone for good.
       await rm(paths.socket, { force: true });
       await rm(paths.pidFile, { force: true });
+      await server.close();
       lock.release();
       log('stopped');
       resolveStopped();
@@ -81,7 +83,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
     log,
   );
   // The socket is created 0600 from the start, not chmod-ed after a window where it is open.
-  const umask = process.umask(0o077);
+  const umask = process.umask(0o177);
   try {
     await server.listen(paths.socket);
   } finally {
@@ -89,5 +91,16 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   }
   await writeFile(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
   log(`daemon ${VERSION} (pid ${process.pid}) listening on ${paths.socket}`);
+  if (options.persistent && existsSync(paths.dumpFile)) {
+    // Done here rather than by a second command so nothing races the daemon's own start.
+    try {
+      const specs = await loadDump(paths.dumpFile);
+      await registry.checkNew(specs);
+      for (const spec of specs) for (const slot of registry.add(spec).slots) slot.start();
+      log(`resurrected ${specs.length} apps from ${paths.dumpFile}`);
+    } catch (error) {
+      log(`could not resurrect ${paths.dumpFile}: ${(error as Error).message}`);
+    }
+  }
   return { info, stop, stopped };
 }

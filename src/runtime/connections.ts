@@ -23,6 +23,8 @@ interface Tracked {
 
 interface HttpSocket extends Socket {
   _httpMessage?: ServerResponse | null;
+  /** Set while the http server parses this socket; null once it was upgraded (WebSocket). */
+  parser?: unknown;
 }
 
 const tracked = new Map<HttpSocket, Tracked>();
@@ -84,6 +86,8 @@ function closeWhenIdle(socket: HttpSocket, entry: Tracked): void {
   const idleMs = draining.idleMs;
   const check = (): void => {
     entry.idleTimer = null;
+    // An upgraded socket (WebSocket) has no response boundary: leave it to the app and the kill signal.
+    if (!socket.parser) return;
     if (!socket._httpMessage) socket.destroy();
     else entry.idleTimer = setTimeout(check, idleMs);
   };

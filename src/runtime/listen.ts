@@ -10,7 +10,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import type { BoundAddress, DaemonToWorker, ListenRequest } from '../shared/worker-messages.js';
+import { listenKey, type BoundAddress, type DaemonToWorker, type ListenRequest } from '../shared/worker-messages.js';
 import { closeHandle, onDaemon, toDaemon } from './channel.js';
 import { isDraining, registerHttpServer, setReportCloses, track } from './connections.js';
 import { hold, release } from './keep-alive.js';
@@ -18,6 +18,8 @@ import { hold, release } from './keep-alive.js';
 /** The parts of net.Server's internals this module relies on, the same ones Node's cluster uses. */
 interface ServerInternals extends net.Server {
   _handle: StandIn | null;
+  /** Bumped by net on close(); a reply for an older listen must not revive the server. */
+  _listeningId: number;
   _pipeName?: string;
   _listen2(address: string | null, port: number, addressType: number, backlog: number): void;
 }
@@ -41,6 +43,10 @@ interface Routed {
 type ListenArgs = { route: false } | { route: true; request: Omit<ListenRequest, 'index'>; callback?: () => void };
 
 const routed = new Map<string, Routed>();
+/** Keys this worker listens on or is asking for: a second listen on one is EADDRINUSE, as in Node. */
+const claimed = new Set<string>();
+/** Servers already instrumented, with the key their connections count against now. */
+const instrumented = new WeakMap<net.Server, { key: string }>();
 const pendingReplies = new Map<number, (reply: ReplyOf<'listening'>) => void>();
 type ReplyOf<T extends string> = Extract<DaemonToWorker, { t: T }>;
 let nextSeq = 1;
@@ -60,6 +66,12 @@ export function installListenRouting(): void {
     }
     if (parsed.callback) this.once('listening', parsed.callback);
     const request: ListenRequest = { ...parsed.request, index: parsed.request.port === 0 ? zeroPortIndex++ : 0 };
+    const key = listenKey(request);
+    if (claimed.has(key)) {
+      process.nextTick(() => this.emit('error', listenError(request, { code: 'EADDRINUSE', errno: -98, syscall: 'listen', message: 'address already in use' })));
+      return this;
+    }
+    claimed.add(key);
     askDaemon(this, request);
     return this;
   };
@@ -88,18 +100,19 @@ export function installListenRouting(): void {
 
 function askDaemon(server: ServerInternals, request: ListenRequest): void {
   const seq = nextSeq++;
+  const listeningId = server._listeningId;
   hold(); // a pending listen keeps the worker alive, as a binding socket would
   pendingReplies.set(seq, (reply) => {
     release();
+    if (server._listeningId !== listeningId) {
+      // Closed while we were asking: the listen is cancelled, as net does it.
+      claimed.delete(listenKey(request));
+      if (!reply.error) toDaemon({ t: 'unlisten', key: reply.key });
+      return;
+    }
     if (reply.error) {
-      const where = request.path ?? `${request.host ?? '::'}:${request.port}`;
-      const error = Object.assign(new Error(`${reply.error.syscall} ${reply.error.code}: ${reply.error.message} ${where}`), {
-        code: reply.error.code,
-        errno: reply.error.errno,
-        syscall: reply.error.syscall,
-        address: request.path ?? request.host ?? '::',
-        port: request.path ? undefined : request.port,
-      });
+      claimed.delete(listenKey(request));
+      const error = listenError(request, reply.error);
       process.nextTick(() => server.emit('error', error));
       return;
     }
@@ -131,6 +144,7 @@ function adopt(server: ServerInternals, key: string, address: BoundAddress | str
       entry.closed = true;
       unref();
       routed.delete(key);
+      claimed.delete(key);
       toDaemon({ t: 'unlisten', key });
       if (callback) process.nextTick(callback);
     },
@@ -147,10 +161,17 @@ function adopt(server: ServerInternals, key: string, address: BoundAddress | str
   routed.set(key, entry);
 
   const isHttp = server instanceof http.Server || server instanceof https.Server;
-  server.prependListener('connection', (socket: net.Socket) => {
-    if (handingOver) track(socket, key, isHttp);
-  });
-  if (isHttp) registerHttpServer(server as http.Server);
+  const current = instrumented.get(server);
+  if (current) current.key = key;
+  else {
+    // Once per server: a server that closes and listens again must not count sockets twice.
+    const state = { key };
+    instrumented.set(server, state);
+    server.prependListener('connection', (socket: net.Socket) => {
+      if (handingOver) track(socket, state.key, isHttp);
+    });
+    if (isHttp) registerHttpServer(server as http.Server);
+  }
 
   server._handle = entry.handle;
   if (request.path !== null) {
@@ -161,6 +182,18 @@ function adopt(server: ServerInternals, key: string, address: BoundAddress | str
     const addressType = bound?.family === 'IPv6' ? 6 : 4;
     server._listen2(bound?.address ?? request.host, bound?.port ?? request.port, addressType, request.backlog);
   }
+}
+
+/** The error net would give for a failed listen, naming the address. */
+function listenError(request: ListenRequest, error: { code: string; errno: number; syscall: string; message: string }): Error {
+  const where = request.path ?? `${request.host ?? '::'}:${request.port}`;
+  return Object.assign(new Error(`${error.syscall} ${error.code}: ${error.message} ${where}`), {
+    code: error.code,
+    errno: error.errno,
+    syscall: error.syscall,
+    address: request.path ?? request.host ?? '::',
+    port: request.path ? undefined : request.port,
+  });
 }
 
 /** Mirrors net.Server#listen's argument forms; anything unusual binds locally as before. */

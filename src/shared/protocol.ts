@@ -37,7 +37,7 @@ export interface ProcessInfo {
   memory: number;
   /** Cluster mode: connections handed to this process that are still open. */
   connections: number;
-  /** Cluster mode: connections handed to this process since the slot was created. */
+  /** Cluster mode: connections handed to the slot's current process since it started. */
   handled: number;
 }
 
