@@ -57,7 +57,9 @@ export class ControlServer {
         }
         if (request.method === 'hello') {
           const reply = this.#dispatch(request, context);
-          hello ??= reply.then((r) => r.error === undefined);
+          // A failed hello (wrong version) may be followed by a good one on the same connection.
+          const previous = hello;
+          hello = reply.then(async (r) => r.error === undefined || (previous !== null && (await previous)));
           void reply.then(send);
           return;
         }

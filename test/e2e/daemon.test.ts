@@ -560,7 +560,7 @@ describe('daemon', () => {
     cleanups.push(() => probe.close());
     const expectError = async (frame: unknown, code: string, message: RegExp, id: number | null): Promise<void> => {
       const reply = await probe.request(frame);
-      expect(reply.error, JSON.stringify(frame).slice(0, 80)).toMatchObject({ code });
+      expect(reply.error, JSON.stringify(reply.error)).toMatchObject({ code });
       expect(reply.error?.message).toMatch(message);
       expect(reply.id).toBe(id);
       expect(reply).not.toHaveProperty('result');
