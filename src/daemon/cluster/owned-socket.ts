@@ -19,6 +19,8 @@ export interface RawHandle {
 export interface Member extends Candidate {
   /** In rotation: ready, not draining, not stopping. */
   readonly eligible: boolean;
+  /** A handle sent to it is not yet acknowledged (Node passes one handle at a time per child). */
+  readonly busy: boolean;
   /** Passes the connection over IPC; false if the worker's channel is gone. */
   handOff(key: string, handle: RawHandle): boolean;
 }
@@ -133,9 +135,17 @@ export class OwnedSocket {
     return client.getpeername(out) === 0 && typeof out['address'] === 'string' ? out['address'] : undefined;
   }
 
+  /**
+   * Gives the connection to a worker, or returns false to keep it queued. Unless the strategy
+   * pins clients to workers, only workers with no hand-off in flight are candidates: sending
+   * to a busy one would wait behind its pending acknowledgement while another sits idle. This
+   * is what makes the hand-off path keep up with Node's cluster, whose round-robin also only
+   * hands to free workers.
+   */
   #dispatch(handle: RawHandle, remote: string | undefined): boolean {
     const candidates: Member[] = [];
-    for (const member of this.members) if (member.eligible) candidates.push(member);
+    const pinned = this.balancer.usesAddress;
+    for (const member of this.members) if (member.eligible && (pinned || !member.busy)) candidates.push(member);
     while (candidates.length > 0) {
       const chosen = this.balancer.pick(candidates, remote);
       if (chosen.handOff(this.key, handle)) return true;
@@ -145,6 +155,7 @@ export class OwnedSocket {
   }
 
   #enqueue(handle: RawHandle, remote: string | undefined): void {
+    // Everyone busy but someone eligible: wait for the next acknowledgement, not a worker start.
     if (this.#closed || this.#queue.length >= this.limits.size) {
       this.dropped += 1;
       handle.close();

@@ -23,7 +23,14 @@ export class WorkerMember implements Member {
     readonly slotId: number,
     readonly worker: WorkerProcess,
   ) {
-    worker.on('handleAck', () => this.#inFlight.shift()?.handle.close());
+    worker.on('handleAck', () => {
+      this.#inFlight.shift()?.handle.close();
+      if (this.#inFlight.length === 0) for (const socket of this.sockets.values()) socket.flush();
+    });
+  }
+
+  get busy(): boolean {
+    return this.#inFlight.length > 0;
   }
 
   get eligible(): boolean {
