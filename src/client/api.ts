@@ -9,7 +9,7 @@
 import type { AppSpec } from '../shared/app-spec.js';
 import { homePaths, resolveHome } from '../shared/paths.js';
 import type { AppDescription, DaemonInfo, EventFrame, Method, Params, ProcessInfo, Result } from '../shared/protocol.js';
-import { toAppSpec, type AppConfig } from './app-config.js';
+import type { AppConfig } from './app-config.js';
 import type { Connection } from './connection.js';
 import { connectIfRunning, connectOrStart } from './launcher.js';
 
@@ -51,7 +51,8 @@ export class Supervisor {
   }
 
   /** Starts apps written as in a config file (script paths relative to process.cwd()). */
-  start(apps: readonly (AppConfig | AppSpec)[]): Promise<ProcessInfo[]> {
+  async start(apps: readonly (AppConfig | AppSpec)[]): Promise<ProcessInfo[]> {
+    const { toAppSpec } = await import('./app-config.js');
     const base = { cwd: process.cwd(), env: process.env };
     const specs = apps.map((app, i) => (isSpec(app) ? app : toAppSpec(app, base, `apps[${i}]`)));
     return this.call('start', { apps: specs });

@@ -3,7 +3,6 @@
  * racing here both spawn; the daemons race for the home lock and the loser exits, so both
  * clients end up talking to the same one.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, chmodSync, openSync, closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
@@ -39,7 +38,7 @@ export async function connectOrStart(paths: HomePaths): Promise<{ connection: Co
   } catch (error) {
     if (!isAbsent(error)) throw unreachable(paths, error);
   }
-  startDaemon(paths);
+  await startDaemon(paths);
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     try {
@@ -63,7 +62,8 @@ export async function connectIfRunning(paths: HomePaths): Promise<Connection | n
   }
 }
 
-function startDaemon(paths: HomePaths): void {
+async function startDaemon(paths: HomePaths): Promise<void> {
+  const { spawn } = await import('node:child_process');
   mkdirSync(paths.home, { recursive: true, mode: 0o700 });
   chmodSync(paths.home, 0o700);
   const log = openSync(paths.daemonLog, 'a', 0o600);
