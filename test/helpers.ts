@@ -8,6 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { expect } from 'vitest';
 import type { ProcessInfo } from '../src/shared/protocol.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -152,6 +153,35 @@ export async function byStatus(home: Home, name: string, status: ProcessInfo['st
 
 export function fixture(name: string): string {
   return join(FIXTURES, name);
+}
+
+/** Lines of an app's log file so far (none if it does not exist yet). */
+export async function logLines(home: Home, app: string, stream: 'out' | 'err' = 'out'): Promise<string[]> {
+  try {
+    return (await readFile(join(home.dir, 'logs', `${app}-${stream}.log`), 'utf8')).split('\n').filter((line) => line.length > 0);
+  } catch {
+    return [];
+  }
+}
+
+export interface EnvReport {
+  pid: number;
+  argv: string[];
+  env: Record<string, string>;
+}
+
+/** The reports fixtures/env-app.cjs wrote to its out log, once there are `count` of them. */
+export async function envReports(home: Home, app: string, count: number): Promise<EnvReport[]> {
+  return waitFor(async () => {
+    const reports = (await logLines(home, app))
+      .filter((l) => l.startsWith('env-app '))
+      .map((l) => JSON.parse(l.slice('env-app '.length)) as EnvReport);
+    return reports.length >= count ? reports : null;
+  }, `${count} env reports from ${app}`);
+}
+
+export function expectOk(result: CliResult): void {
+  expect(result.code, `exit status (stderr: ${result.stderr})`).toBe(0);
 }
 
 export { spawn };

@@ -3,11 +3,11 @@
  * temporary SUPERVISOR_HOME per test.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppDescription, ProcessInfo } from '../../src/shared/protocol.js';
-import { byStatus, fixture, freePort, httpGet, tempHome, waitFor, type CliResult, type Home } from '../helpers.js';
+import { byStatus, envReports, expectOk, fixture, freePort, httpGet, logLines, tempHome, waitFor, type CliResult, type EnvReport, type Home } from '../helpers.js';
 
 const STATUSES = ['launching', 'online', 'stopping', 'stopped', 'waiting-restart', 'errored'];
 
@@ -34,31 +34,6 @@ function logFile(home: Home, app: string, stream: 'out' | 'err' = 'out'): string
   return join(home.dir, 'logs', `${app}-${stream}.log`);
 }
 
-async function logLines(home: Home, app: string, stream: 'out' | 'err' = 'out'): Promise<string[]> {
-  try {
-    return (await readFile(logFile(home, app, stream), 'utf8')).split('\n').filter((line) => line.length > 0);
-  } catch {
-    return [];
-  }
-}
-
-interface EnvReport {
-  pid: number;
-  argv: string[];
-  env: Record<string, string>;
-}
-
-/** The reports env-app.cjs wrote to its out log, once there are `count` of them. */
-async function envReports(home: Home, app: string, count: number): Promise<EnvReport[]> {
-  return waitFor(async () => {
-    const reports = (await logLines(home, app)).filter((l) => l.startsWith('env-app ')).map((l) => JSON.parse(l.slice('env-app '.length)) as EnvReport);
-    return reports.length >= count ? reports : null;
-  }, `${count} env reports from ${app}`);
-}
-
-function expectOk(result: CliResult): void {
-  expect(result.code, `exit status (stderr: ${result.stderr})`).toBe(0);
-}
 
 /** CLI.md: non-zero, one clear line on stderr. */
 function expectOneLineFailure(result: CliResult, what: string): void {

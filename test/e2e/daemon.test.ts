@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { APP_DEFAULTS } from '../../src/shared/app-spec.js';
 import { PROTOCOL_VERSION, type ProcessInfo } from '../../src/shared/protocol.js';
-import { byStatus, fixture, freePort, httpGet, runCli, tempHome, waitFor, type CliResult, type Home } from '../helpers.js';
+import { byStatus, envReports, expectOk, fixture, freePort, httpGet, runCli, tempHome, waitFor, type CliResult, type Home } from '../helpers.js';
 
 /**
  * Whether a pid names a live process. Unlike `process.kill(pid, 0)` a zombie counts as gone:
@@ -48,31 +48,6 @@ async function snapshot(home: Home): Promise<unknown[]> {
   return (await home.list()).map(({ id, name, mode, instance, pid, status, restarts }) => ({ id, name, mode, instance, pid, status, restarts }));
 }
 
-async function logLines(home: Home, app: string): Promise<string[]> {
-  try {
-    return (await readFile(join(home.dir, 'logs', `${app}-out.log`), 'utf8')).split('\n').filter((line) => line.length > 0);
-  } catch {
-    return [];
-  }
-}
-
-interface EnvReport {
-  pid: number;
-  argv: string[];
-  env: Record<string, string>;
-}
-
-/** The reports env-app.cjs wrote to its out log, once there are `count` of them. */
-async function envReports(home: Home, app: string, count: number): Promise<EnvReport[]> {
-  return waitFor(async () => {
-    const reports = (await logLines(home, app)).filter((l) => l.startsWith('env-app ')).map((l) => JSON.parse(l.slice('env-app '.length)) as EnvReport);
-    return reports.length >= count ? reports : null;
-  }, `${count} env reports from ${app}`);
-}
-
-function expectOk(result: CliResult): void {
-  expect(result.code, `exit status (stderr: ${result.stderr})`).toBe(0);
-}
 
 function pingPid(result: CliResult): number {
   expectOk(result);
