@@ -10,6 +10,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import { listenKey, type BoundAddress, type DaemonToWorker, type ListenRequest } from '../shared/worker-messages.js';
 import { closeHandle, onDaemon, toDaemon } from './channel.js';
 import { isDraining, registerHttpServer, setReportCloses, track } from './connections.js';
@@ -208,7 +209,7 @@ export function parseListenArgs(input: readonly unknown[]): ListenArgs {
     if ('_handle' in o || 'fd' in o || o['handle'] !== undefined || o['exclusive'] === true) return { route: false };
     const backlog = typeof o['backlog'] === 'number' ? o['backlog'] : base.backlog;
     const ipv6Only = o['ipv6Only'] === true;
-    if (typeof o['path'] === 'string') return withCallback({ path: o['path'], host: null, port: 0, backlog, ipv6Only }, callback);
+    if (typeof o['path'] === 'string') return withCallback({ path: socketPath(o['path']), host: null, port: 0, backlog, ipv6Only }, callback);
     const port = toPort(o['port']);
     if (port === null) return { route: false };
     const host = typeof o['host'] === 'string' ? o['host'] : null;
@@ -216,7 +217,7 @@ export function parseListenArgs(input: readonly unknown[]): ListenArgs {
   }
   if (typeof first === 'string' && !/^\d+$/.test(first)) {
     const backlog = typeof args[1] === 'number' ? args[1] : base.backlog;
-    return withCallback({ path: first, host: null, port: 0, backlog, ipv6Only: false }, callback);
+    return withCallback({ path: socketPath(first), host: null, port: 0, backlog, ipv6Only: false }, callback);
   }
   const port = toPort(first);
   if (port === null) return { route: false };
@@ -224,6 +225,11 @@ export function parseListenArgs(input: readonly unknown[]): ListenArgs {
   const backlogArg = typeof args[1] === 'number' ? args[1] : args[2];
   const backlog = typeof backlogArg === 'number' ? backlogArg : base.backlog;
   return withCallback({ path: null, host, port, backlog, ipv6Only: false }, callback);
+}
+
+/** The daemon binds the path, from its own working directory: make a relative one the worker's. */
+function socketPath(path: string): string {
+  return path.startsWith('\0') ? path : resolvePath(path);
 }
 
 function withCallback(request: Omit<ListenRequest, 'index'>, callback: (() => void) | undefined): ListenArgs {
