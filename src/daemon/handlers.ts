@@ -31,7 +31,11 @@ const START_SETTLE_MS = 2000;
 export const handlers: HandlerMap = {
   hello: async (params, ctx) => {
     if (params.protocol !== PROTOCOL_VERSION) {
-      throw new SupervisorError('VERSION_MISMATCH', `the daemon speaks protocol ${PROTOCOL_VERSION}, this client ${params.protocol}: run "supervisor kill" and retry to start a daemon of this version`);
+      const info = ctx.info();
+      throw new SupervisorError(
+        'VERSION_MISMATCH',
+        `the daemon (pid ${info.pid}, ${info.version}) speaks protocol ${PROTOCOL_VERSION}, this client ${params.protocol}: stop it with "kill ${info.pid}" (its apps stop gracefully) and retry`,
+      );
     }
     return ctx.info();
   },
