@@ -44,6 +44,7 @@ export function transition(current: SlotState, next: SlotState): SlotState {
   return next;
 }
 
+/** The pid a state records, if it has a process. */
 export function pidOf(state: SlotState): number | null {
   return 'pid' in state ? state.pid : null;
 }

@@ -10,7 +10,7 @@ import type { WorkerToDaemon } from '../shared/worker-messages.js';
 import { WorkerMember } from './cluster/worker-member.js';
 import type { AppLogs } from './logs.js';
 import { DEFAULT_CRASH_WINDOW_MS, describeExit, RestartPolicy, type RestartDecision } from './restart-policy.js';
-import { isBusy, pidOf, transition, type SlotState } from './slot-state.js';
+import { isBusy, transition, type SlotState } from './slot-state.js';
 import { WorkerProcess, type WorkerExit } from './worker-process.js';
 
 /** Longest a draining process may take to finish its connections before it is told to stop. */
@@ -370,9 +370,5 @@ export class Slot {
 
   #set(next: SlotState): void {
     this.#state = transition(this.#state, next);
-  }
-
-  get pid(): number | null {
-    return pidOf(this.#state);
   }
 }

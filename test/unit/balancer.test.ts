@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LeastConnections, RoundRobin, StickyIp, createBalancer, fnv1a, type Balancer, type Candidate } from '../../src/daemon/cluster/balancer.js';
+import { mulberry32 } from './random.js';
 
 function slots(...ids: number[]): Candidate[] {
   return ids.map((slotId) => ({ slotId, open: 0 }));
@@ -9,17 +10,6 @@ function picks(balancer: Balancer, candidates: readonly Candidate[], n: number, 
   return Array.from({ length: n }, () => balancer.pick(candidates, address).slotId);
 }
 
-/** Small deterministic PRNG (mulberry32), so the address sets are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomIpv4s(count: number, seed: number): string[] {
   const random = mulberry32(seed);

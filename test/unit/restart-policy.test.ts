@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CRASH_WINDOW_MS, RestartPolicy, describeExit, type ExitFacts, type RestartDecision, type RestartPolicyConfig } from '../../src/daemon/restart-policy.js';
 import { APP_DEFAULTS } from '../../src/shared/app-spec.js';
+import { mulberry32 } from './random.js';
 
 /** The policy exactly as a slot builds it from an app with default options. */
 const DEFAULTS: RestartPolicyConfig = {
@@ -38,17 +39,6 @@ function delayOf(decision: RestartDecision): number {
   return decision.delayMs;
 }
 
-/** Small deterministic PRNG (mulberry32) for the randomised simulations. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('defaults', () => {
   it('match the documented values', () => {

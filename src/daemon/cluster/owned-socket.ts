@@ -154,8 +154,11 @@ export class OwnedSocket {
     return false;
   }
 
+  /**
+   * Holds a connection until a worker can take it: one becomes ready, or (when every worker has
+   * a hand-off in flight) the next acknowledgement arrives. Bounded in count and in time.
+   */
   #enqueue(handle: RawHandle, remote: string | undefined): void {
-    // Everyone busy but someone eligible: wait for the next acknowledgement, not a worker start.
     if (this.#closed || this.#queue.length >= this.limits.size) {
       this.dropped += 1;
       handle.close();
