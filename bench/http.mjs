@@ -3,7 +3,7 @@
 //
 //   node bench/http.mjs [--workers 2,4] [--duration 10] [--rounds 3] [--only a,b,...]
 //                       [--warmup 2] [--connections 50] [--threads 1]
-//                       [--idle-workers 4] [--idle-seconds 10]
+//                       [--idle-workers 4] [--idle-seconds 10] [--kinds keep-alive,close]
 //
 // Contenders: supervisor, node-rr, node-none, pm2 (see bench/README.md).
 // Output: a markdown report on stdout and in bench/.out/http-<timestamp>.md
@@ -47,7 +47,10 @@ import {
   writeOut,
 } from './lib.mjs';
 
-const ALL = ['supervisor', 'node-rr', 'node-none', 'pm2'];
+// supervisor-jit: the same, with the daemon on V8's full JIT instead of lite mode (for comparison;
+// not a separate product; BENCH_JIT_FLAGS replaces its flags). Listed only when asked for with --only.
+const ALL = ['supervisor', 'supervisor-jit', 'node-rr', 'node-none', 'pm2'];
+const DEFAULT_ONLY = ['supervisor', 'node-rr', 'node-none', 'pm2'];
 const START_TIMEOUT_MS = 15_000;
 const APP = 'bench/apps/hello.cjs'; // relative to the repo root (cwd of every CLI call)
 
@@ -56,7 +59,8 @@ const { values: opt } = parseArgs({
     workers: { type: 'string', default: '2,4' },
     duration: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
-    only: { type: 'string', default: ALL.join(',') },
+    only: { type: 'string', default: DEFAULT_ONLY.join(',') },
+    kinds: { type: 'string', default: 'keep-alive,close' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50' },
     threads: { type: 'string', default: '1' },
@@ -91,7 +95,8 @@ if (!workersList.includes(idleWorkers)) {
 const KINDS = [
   { id: 'keep-alive', close: false },
   { id: 'close', close: true },
-];
+].filter((kind) => opt.kinds.split(',').includes(kind.id));
+if (!KINDS.length) die('bad --kinds (keep-alive,close)');
 
 function die(msg) {
   console.error(`http.mjs: ${msg}`);
@@ -152,11 +157,11 @@ async function startNodeCluster(sched, workers) {
   return { port, daemon: procHandle(pgid), daemonLabel: `node cluster primary (SCHED=${sched})`, stop };
 }
 
-async function startSupervisor(workers) {
+async function startSupervisor(workers, extraEnv = {}) {
   if (!fs.existsSync(SUPERVISOR_BIN)) throw new Skip(`${path.relative(REPO_DIR, SUPERVISOR_BIN)} does not exist (not built yet?)`);
   const home = mkTmp('sv-bench-home-');
   const port = await freePort();
-  const env = { SUPERVISOR_HOME: home, PORT: String(port) };
+  const env = { SUPERVISOR_HOME: home, PORT: String(port), ...extraEnv };
   // The CLI runs in its own process group so a hung CLI can be killed precisely.
   const g = spawnGroup([SUPERVISOR_BIN, 'start', APP, '-i', String(workers), '--name', 'bench-hello'], env);
   let daemonTree = [];
@@ -220,7 +225,8 @@ async function startPm2(workers) {
 }
 
 const STARTERS = {
-  supervisor: startSupervisor,
+  supervisor: (n) => startSupervisor(n),
+  'supervisor-jit': (n) => startSupervisor(n, { SUPERVISOR_DAEMON_NODE_FLAGS: process.env.BENCH_JIT_FLAGS ?? '--max-semi-space-size=1' }),
   'node-rr': (n) => startNodeCluster('rr', n),
   'node-none': (n) => startNodeCluster('none', n),
   pm2: startPm2,
@@ -233,6 +239,29 @@ const skipped = []; // {workers, contender, reason}
 const spread = {}; // `${workers}/${contender}` -> "pid:count ..."
 const idle = []; // {workers, contender, label, pid, cpuPct, ticks}
 let pm2Ver = null;
+
+/**
+ * CPU ticks of the contender's daemon (or primary) and of its workers (every descendant), by
+ * pid handle so a worker that restarted mid-run is not mistaken for the one before it.
+ */
+function cpuSnapshot(instance) {
+  if (!instance.daemon) return null;
+  const workers = new Map();
+  for (const h of descendants(instance.daemon.pid)) workers.set(`${h.pid}:${h.start}`, cpuTicks(h.pid) ?? 0);
+  return { daemon: cpuTicks(instance.daemon.pid) ?? 0, workers };
+}
+
+/** Microseconds of CPU per request spent in the daemon and in the workers during one wrk run. */
+function cpuPerRequest(before, after, requests) {
+  if (!before || !after || !requests) return { daemonUs: null, workersUs: null };
+  const usPerTick = 1e6 / clockTicks();
+  let workerTicks = 0;
+  for (const [id, ticks] of after.workers) workerTicks += ticks - (before.workers.get(id) ?? 0);
+  return {
+    daemonUs: ((after.daemon - before.daemon) * usPerTick) / requests,
+    workersUs: (workerTicks * usPerTick) / requests,
+  };
+}
 
 async function measureIdle(instances, workers) {
   const targets = Object.entries(instances)
@@ -309,11 +338,14 @@ async function main() {
         for (let round = 1; round <= rounds; round++) {
           for (const name of live) {
             try {
+              const before = cpuSnapshot(instances[name]);
               const r = await runWrk({ port: instances[name].port, seconds: duration, threads, connections, close: kind.close });
-              runs.push({ workers, kind: kind.id, contender: name, round, ...r });
+              const cpu = cpuPerRequest(before, cpuSnapshot(instances[name]), r.requests);
+              runs.push({ workers, kind: kind.id, contender: name, round, ...r, ...cpu });
               log(
                 `w=${workers} ${kind.id.padEnd(10)} round ${round} ${name.padEnd(10)} ${fmt(r.rps)} req/s` +
-                  `  errors=${sumSocketErrors(r.socketErrors)} non2xx=${r.non2xx}`,
+                  `  errors=${sumSocketErrors(r.socketErrors)} non2xx=${r.non2xx}` +
+                  `  cpu/req: daemon ${fmt(cpu.daemonUs, 1)} us, workers ${fmt(cpu.workersUs, 1)} us`,
               );
             } catch (e) {
               log(`w=${workers} ${kind.id} round ${round} ${name}: FAILED ${e.message}`);
@@ -355,7 +387,7 @@ function report() {
         const rs = runs.filter((r) => r.workers === workers && r.kind === kind.id && r.contender === name);
         const sk = skipped.find((s) => s.workers === workers && s.contender === name);
         if (!rs.length) {
-          rows.push([workers, kind.id, name, sk ? 'skipped' : 'n/a', '', '', '', '', '', '']);
+          rows.push([workers, kind.id, name, sk ? 'skipped' : 'n/a', '', '', '', '', '', '', '', '']);
           continue;
         }
         const ok = rs.filter((r) => r.rps != null);
@@ -378,6 +410,8 @@ function report() {
           rs.map((r) => (r.rps == null ? 'fail' : fmt(r.rps))).join(', '),
           fmt(median(ok.map((r) => r.p50Ms)), 2),
           fmt(median(ok.map((r) => r.p99Ms)), 2),
+          fmt(median(ok.map((r) => r.daemonUs).filter((x) => x != null)), 1),
+          fmt(median(ok.map((r) => r.workersUs).filter((x) => x != null)), 1),
           `${se.connect}/${se.read}/${se.write}/${se.timeout}`,
           ok.reduce((a, r) => a + r.non2xx, 0),
           spread[`${workers}/${name}`] ?? '',
@@ -387,7 +421,7 @@ function report() {
   }
   lines.push(
     mdTable(
-      ['workers', 'client', 'contender', 'median req/s', 'runs (req/s)', 'p50 ms', 'p99 ms', 'sock err c/r/w/t', 'non-2xx', 'conns per pid (40 fresh)'],
+      ['workers', 'client', 'contender', 'median req/s', 'runs (req/s)', 'p50 ms', 'p99 ms', 'daemon us/req', 'workers us/req', 'sock err c/r/w/t', 'non-2xx', 'conns per pid (40 fresh)'],
       rows,
     ),
     '',
@@ -396,18 +430,19 @@ function report() {
   lines.push('## Ratios of median req/s (> 1 means Supervisor is faster)', '');
   const rrows = [];
   for (const workers of workersList) {
-    for (const kind of KINDS) {
-      const s = med[`${workers}/${kind.id}/supervisor`];
+    for (const kind of KINDS) for (const ours of contenders.filter((c) => c.startsWith('supervisor'))) {
+      const s = med[`${workers}/${kind.id}/${ours}`];
       rrows.push([
         workers,
         kind.id,
+        ours,
         ratio(s, med[`${workers}/${kind.id}/node-rr`]),
         ratio(s, med[`${workers}/${kind.id}/node-none`]),
         ratio(s, med[`${workers}/${kind.id}/pm2`]),
       ]);
     }
   }
-  lines.push(mdTable(['workers', 'client', 'supervisor/node-rr', 'supervisor/node-none', 'supervisor/pm2'], rrows), '');
+  lines.push(mdTable(['workers', 'client', 'ours', 'ours/node-rr', 'ours/node-none', 'ours/pm2'], rrows), '');
 
   lines.push(`## Daemon idle CPU (${idleWorkers} workers, ${idleSeconds}s idle right after load)`, '');
   if (idle.length) {
