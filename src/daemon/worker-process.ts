@@ -30,8 +30,10 @@ interface WorkerEvents {
   message: [data: unknown];
   /** A runtime message; `handle` is set for refused connections. */
   runtime: [message: WorkerToDaemon, handle: unknown];
-  /** Node's acknowledgement that the worker took a handle we sent. */
+  /** Node's acknowledgement that the worker took the oldest handle we sent. */
   handleAck: [];
+  /** The worker received the oldest handle's message without its handle (MSG_CTRUNC): it is still ours. */
+  handleNack: [];
   /** Its first successful listen through the daemon (cluster mode). */
   listened: [];
   /** Every connection it was handed has closed since it was told to drain. */
@@ -50,6 +52,8 @@ export interface SpawnOptions {
 
 export class WorkerProcess extends EventEmitter<WorkerEvents> {
   readonly pid: number | null;
+  /** How many connection handles may await acknowledgement at once (1 without pipelining). */
+  readonly handleWindow: number;
   readonly startedAt = Date.now();
   readyAt: number | null = null;
   exit: WorkerExit | null = null;
@@ -94,9 +98,14 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       if (data === 'ready') this.emit('ready');
       else this.emit('message', data);
     });
+    this.handleWindow = ipc ? handOffWindow(child) : 1;
     child.on('internalMessage', (message: unknown, handle: unknown) => {
       if (isWorkerMessage(message)) this.emit('runtime', message as WorkerToDaemon, handle);
-      else if ((message as { cmd?: unknown } | null)?.cmd === 'NODE_HANDLE_ACK') this.emit('handleAck');
+      else {
+        const cmd = (message as { cmd?: unknown } | null)?.cmd;
+        if (cmd === 'NODE_HANDLE_ACK') this.emit('handleAck');
+        else if (cmd === 'NODE_HANDLE_NACK') this.emit('handleNack');
+      }
     });
     // A worker that exits while a send is queued makes the channel emit errors; the exit
     // event is what matters, so these are expected and ignored.
@@ -125,6 +134,19 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Passes a connection handle. With pipelining, the send goes out now even if earlier handles
+   * await their acknowledgement (see handOffWindow); anything already queued behind an
+   * acknowledgement stays ahead of it, so messages keep their order.
+   */
+  sendConnection(key: string, handle: unknown): boolean {
+    if (this.handleWindow > 1) {
+      const channel = this.#child as unknown as ChannelInternals;
+      if (Array.isArray(channel._handleQueue) && channel._handleQueue.length === 0) channel._handleQueue = null;
+    }
+    return this.sendRuntime({ t: 'conn', key }, handle);
   }
 
   /** Delivers an app message (what `process.on('message')` receives). */
@@ -165,6 +187,43 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The one piece of ChildProcess's IPC internals that pipelining touches. */
+interface ChannelInternals {
+  /** Messages held until the in-flight handle is acknowledged; null when nothing is in flight. */
+  _handleQueue?: unknown[] | null;
+}
+
+/** Default for SUPERVISOR_HANDOFF_WINDOW. */
+export const DEFAULT_HANDOFF_WINDOW = 4;
+
+/**
+ * How many connection handles may be in flight to one worker.
+ *
+ * Node sends one handle at a time per channel and holds later messages until the receiver
+ * acknowledges it (NODE_HANDLE_ACK). With Connection: close traffic that round trip, not CPU,
+ * bounds each worker: on 2 cores the daemon held ~48 of 50 connections while workers waited
+ * for their next one. The wait is not needed for raw handles: the kernel never puts two
+ * messages carrying descriptors into one read, so each message arrives with its own handle,
+ * and raw handles (net.Native) have no pending-message bookkeeping in Node. So we let up to
+ * `window` go out at once, by clearing the empty hold queue before a send, and restore the
+ * queue before each acknowledgement is processed, where Node asserts that it exists.
+ *
+ * This relies on ChildProcess internals (`_handleQueue`, present and unchanged from Node 12
+ * through 24). When they do not look as expected, or SUPERVISOR_HANDOFF_WINDOW=1, hand-offs
+ * go one at a time, as plain Node does.
+ */
+function handOffWindow(child: ChildProcess): number {
+  const configured = Number(process.env['SUPERVISOR_HANDOFF_WINDOW'] ?? DEFAULT_HANDOFF_WINDOW);
+  const window = Number.isInteger(configured) && configured >= 1 ? Math.min(configured, 64) : DEFAULT_HANDOFF_WINDOW;
+  const channel = child as unknown as ChannelInternals;
+  if (window === 1 || !('_handleQueue' in child) || channel._handleQueue !== null) return 1;
+  child.prependListener('internalMessage', (message: unknown) => {
+    const cmd = (message as { cmd?: unknown } | null)?.cmd;
+    if ((cmd === 'NODE_HANDLE_ACK' || cmd === 'NODE_HANDLE_NACK') && channel._handleQueue === null) channel._handleQueue = [];
+  });
+  return window;
+}
 
 interface CommandLine {
   command: string;

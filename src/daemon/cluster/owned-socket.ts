@@ -19,8 +19,8 @@ export interface RawHandle {
 export interface Member extends Candidate {
   /** In rotation: ready, not draining, not stopping. */
   readonly eligible: boolean;
-  /** A handle sent to it is not yet acknowledged (Node passes one handle at a time per child). */
-  readonly busy: boolean;
+  /** As many handles sent to it await acknowledgement as it may have in flight. */
+  readonly saturated: boolean;
   /** Passes the connection over IPC; false if the worker's channel is gone. */
   handOff(key: string, handle: RawHandle): boolean;
 }
@@ -137,15 +137,14 @@ export class OwnedSocket {
 
   /**
    * Gives the connection to a worker, or returns false to keep it queued. Unless the strategy
-   * pins clients to workers, only workers with no hand-off in flight are candidates: sending
-   * to a busy one would wait behind its pending acknowledgement while another sits idle. This
-   * is what makes the hand-off path keep up with Node's cluster, whose round-robin also only
-   * hands to free workers.
+   * pins clients to workers, saturated workers (a full window of hand-offs not yet
+   * acknowledged: a worker whose event loop is stuck stops acknowledging) are passed over,
+   * so a slow worker does not collect connections while another sits idle.
    */
   #dispatch(handle: RawHandle, remote: string | undefined): boolean {
     const candidates: Member[] = [];
     const pinned = this.balancer.usesAddress;
-    for (const member of this.members) if (member.eligible && (pinned || !member.busy)) candidates.push(member);
+    for (const member of this.members) if (member.eligible && (pinned || !member.saturated)) candidates.push(member);
     while (candidates.length > 0) {
       const chosen = this.balancer.pick(candidates, remote);
       if (chosen.handOff(this.key, handle)) return true;
@@ -155,8 +154,8 @@ export class OwnedSocket {
   }
 
   /**
-   * Holds a connection until a worker can take it: one becomes ready, or (when every worker has
-   * a hand-off in flight) the next acknowledgement arrives. Bounded in count and in time.
+   * Holds a connection until a worker can take it: one becomes ready, or (when every worker is
+   * saturated) the next acknowledgement arrives. Bounded in count and in time.
    */
   #enqueue(handle: RawHandle, remote: string | undefined): void {
     if (this.#closed || this.#queue.length >= this.limits.size) {

@@ -2,10 +2,10 @@
  * The daemon's view of one cluster worker as a receiver of connections: which of the app's
  * sockets it listens on, whether it is in rotation, and the handles in flight to it.
  *
- * Node sends one handle at a time per child and acknowledges each (NODE_HANDLE_ACK), so the
- * handles in flight form a queue in send order: an ack closes our copy of the oldest one. If
- * the worker dies first, the handles not acknowledged go to another worker instead of being
- * lost with it.
+ * The worker acknowledges each handle in the order sent (NODE_HANDLE_ACK), so the handles in
+ * flight form a queue: an ack closes our copy of the oldest one. Up to the worker's window may
+ * be in flight at once (see handOffWindow). If the worker dies first, the handles not
+ * acknowledged go to another worker instead of being lost with it.
  */
 import type { WorkerProcess } from '../worker-process.js';
 import type { Member, OwnedSocket, RawHandle } from './owned-socket.js';
@@ -25,12 +25,27 @@ export class WorkerMember implements Member {
   ) {
     worker.on('handleAck', () => {
       this.#inFlight.shift()?.handle.close();
-      if (this.#inFlight.length === 0) for (const socket of this.sockets.values()) socket.flush();
+      this.#flushIfRoom();
+    });
+    worker.on('handleNack', () => {
+      // Its message arrived without the descriptor: the connection is still only ours to place.
+      const lost = this.#inFlight.shift();
+      if (lost) {
+        this.open = Math.max(0, this.open - 1);
+        const socket = this.sockets.get(lost.key);
+        if (socket) socket.redispatch(lost.handle);
+        else lost.handle.close();
+      }
+      this.#flushIfRoom();
     });
   }
 
-  get busy(): boolean {
-    return this.#inFlight.length > 0;
+  get saturated(): boolean {
+    return this.#inFlight.length >= this.worker.handleWindow;
+  }
+
+  #flushIfRoom(): void {
+    if (!this.saturated) for (const socket of this.sockets.values()) socket.flush();
   }
 
   get eligible(): boolean {
@@ -38,7 +53,7 @@ export class WorkerMember implements Member {
   }
 
   handOff(key: string, handle: RawHandle): boolean {
-    if (!this.worker.sendRuntime({ t: 'conn', key }, handle)) return false;
+    if (!this.worker.sendConnection(key, handle)) return false;
     this.#inFlight.push({ key, handle });
     this.open += 1;
     this.handled += 1;

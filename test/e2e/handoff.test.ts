@@ -1,0 +1,86 @@
+/**
+ * The hand-off path under bursts and faults: several handles in flight per worker (the
+ * hand-off window), a worker whose event loop is stuck, and the daemon's copies of handed
+ * connections, which must all be closed once workers have them.
+ */
+import { readdirSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { byStatus, fixture, freePort, httpGet, logLines, tempHome, waitFor, type Home, type HttpReply } from '../helpers.js';
+
+const WINDOW = 4; // DEFAULT_HANDOFF_WINDOW
+
+function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+describe('cluster mode: hand-off window', () => {
+  let home: Home;
+  afterEach(async () => {
+    await home?.cleanup();
+  });
+
+  async function startHttpApp(instances: number, env: NodeJS.ProcessEnv = {}): Promise<{ port: number; pids: number[] }> {
+    const port = await freePort();
+    const started = await home.cli(['start', fixture('http-app.cjs'), '-i', String(instances), '--name', 'web', '--wait-ready'], {
+      env: { PORT: String(port), HOST: '127.0.0.1', SEND_READY: '1', ...env },
+    });
+    expect(started.code, started.stderr).toBe(0);
+    const rows = await byStatus(home, 'web', 'online', instances);
+    return { port, pids: rows.map((r) => r.pid as number) };
+  }
+
+  it.each([
+    ['the default window', {}],
+    ['SUPERVISOR_HANDOFF_WINDOW=1 (one at a time, as plain Node)', { SUPERVISOR_HANDOFF_WINDOW: '1' }],
+  ])('with %s, a burst of 300 concurrent Connection: close requests over 2 workers is served in full, and the daemon keeps no copy of any', async (_label, daemonEnv) => {
+    home = await tempHome();
+    // The first CLI call starts the daemon, which inherits this environment.
+    const { port, pids } = await startHttpApp(2, daemonEnv);
+    const daemon = (await home.daemonPid()) as number;
+    const fdsBefore = openFds(daemon);
+
+    const replies = await Promise.all(Array.from({ length: 300 }, () => httpGet(port, '/', { timeoutMs: 20_000 })));
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    const servedBy = new Set(replies.map((r) => Number(r.body.split(' ')[0])));
+    expect([...servedBy].sort()).toEqual([...pids].sort());
+
+    const rows = await home.list();
+    expect(rows.reduce((sum, r) => sum + (r.handled ?? 0), 0)).toBe(300);
+    // Every handle the daemon accepted was acknowledged and its copy closed.
+    await waitFor(() => openFds(daemon) <= fdsBefore, `the daemon's open descriptors to return to ${fdsBefore}`);
+  });
+
+  it.each([
+    [WINDOW, {}],
+    [1, { SUPERVISOR_HANDOFF_WINDOW: '1' }],
+  ])('a worker whose event loop is stuck takes %i connection(s), its window; the rest go on to the other worker, and what it held is served once it dies', async (window, daemonEnv) => {
+    home = await tempHome();
+    const { port, pids } = await startHttpApp(2, daemonEnv);
+
+    // One request blocks whichever worker it reaches; it says which before it blocks.
+    const blocked = httpGet(port, '/block', { timeoutMs: 60_000 }).catch((error: Error) => error);
+    const stuckPid = await waitFor(async () => {
+      const line = (await logLines(home, 'web')).find((l) => l.startsWith('blocking '));
+      return line ? Number(line.split(' ')[1]) : null;
+    }, 'a worker to report that it is blocking');
+    const freePid = pids.find((pid) => pid !== stuckPid) as number;
+
+    const settled: (HttpReply | Error | undefined)[] = new Array(20).fill(undefined);
+    const requests = Array.from({ length: 20 }, (_, i) =>
+      httpGet(port, '/', { timeoutMs: 60_000 }).then(
+        (reply) => (settled[i] = reply),
+        (error: Error) => (settled[i] = error),
+      ),
+    );
+    const servedByFree = (): number => settled.filter((r) => r && !(r instanceof Error) && r.body.startsWith(`${freePid} `)).length;
+    await waitFor(() => servedByFree() === 20 - window, `${20 - window} requests served by the worker that is not stuck`);
+    // The rest wait on the stuck worker, which has not even acknowledged them.
+    expect(settled.filter((r) => r === undefined).length).toBe(window);
+
+    process.kill(stuckPid, 'SIGKILL');
+    await Promise.all(requests);
+    for (const reply of settled) expect(reply instanceof Error ? reply.message : reply?.status).toBe(200);
+    // The request that was being handled when the worker died is the only one lost.
+    expect(await blocked).toBeInstanceOf(Error);
+  });
+});
