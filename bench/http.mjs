@@ -47,9 +47,11 @@ import {
   writeOut,
 } from './lib.mjs';
 
-// supervisor-jit: the same, with the daemon on V8's full JIT instead of lite mode (for comparison;
-// not a separate product; BENCH_JIT_FLAGS replaces its flags). Listed only when asked for with --only.
-const ALL = ['supervisor', 'supervisor-jit', 'node-rr', 'node-none', 'pm2'];
+// supervisor-alt: Supervisor again with extra environment for its daemon, to compare a setting
+// side by side: BENCH_ALT_ENV (JSON), by default the daemon on V8's full JIT instead of lite
+// mode. Listed only when asked for with --only.
+const ALL = ['supervisor', 'supervisor-alt', 'node-rr', 'node-none', 'pm2'];
+const ALT_ENV = JSON.parse(process.env.BENCH_ALT_ENV ?? '{"SUPERVISOR_DAEMON_NODE_FLAGS":"--max-semi-space-size=1"}');
 const DEFAULT_ONLY = ['supervisor', 'node-rr', 'node-none', 'pm2'];
 const START_TIMEOUT_MS = 15_000;
 const APP = 'bench/apps/hello.cjs'; // relative to the repo root (cwd of every CLI call)
@@ -226,7 +228,7 @@ async function startPm2(workers) {
 
 const STARTERS = {
   supervisor: (n) => startSupervisor(n),
-  'supervisor-jit': (n) => startSupervisor(n, { SUPERVISOR_DAEMON_NODE_FLAGS: process.env.BENCH_JIT_FLAGS ?? '--max-semi-space-size=1' }),
+  'supervisor-alt': (n) => startSupervisor(n, ALT_ENV),
   'node-rr': (n) => startNodeCluster('rr', n),
   'node-none': (n) => startNodeCluster('none', n),
   pm2: startPm2,

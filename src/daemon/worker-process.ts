@@ -195,7 +195,7 @@ interface ChannelInternals {
 }
 
 /** Default for SUPERVISOR_HANDOFF_WINDOW. */
-export const DEFAULT_HANDOFF_WINDOW = 4;
+export const DEFAULT_HANDOFF_WINDOW = 16;
 
 /**
  * How many connection handles may be in flight to one worker.

@@ -19,6 +19,8 @@ export interface RawHandle {
 export interface Member extends Candidate {
   /** In rotation: ready, not draining, not stopping. */
   readonly eligible: boolean;
+  /** Handles sent to it that it has not acknowledged yet. */
+  readonly inFlight: number;
   /** As many handles sent to it await acknowledgement as it may have in flight. */
   readonly saturated: boolean;
   /** Passes the connection over IPC; false if the worker's channel is gone. */
@@ -137,14 +139,27 @@ export class OwnedSocket {
 
   /**
    * Gives the connection to a worker, or returns false to keep it queued. Unless the strategy
-   * pins clients to workers, saturated workers (a full window of hand-offs not yet
-   * acknowledged: a worker whose event loop is stuck stops acknowledging) are passed over,
-   * so a slow worker does not collect connections while another sits idle.
+   * pins clients to workers, the strategy chooses among the workers with the fewest hand-offs
+   * not yet acknowledged, and never a saturated one. At rest that is every worker; under load
+   * it steers connections away from a worker whose event loop is busy (it stops
+   * acknowledging), so a stuck worker collects one connection while the others keep up,
+   * and a full window at most in a burst that outruns them all.
    */
   #dispatch(handle: RawHandle, remote: string | undefined): boolean {
     const candidates: Member[] = [];
     const pinned = this.balancer.usesAddress;
-    for (const member of this.members) if (member.eligible && (pinned || !member.saturated)) candidates.push(member);
+    let fewestInFlight = Infinity;
+    for (const member of this.members) {
+      if (!member.eligible) continue;
+      if (!pinned) {
+        if (member.saturated || member.inFlight > fewestInFlight) continue;
+        if (member.inFlight < fewestInFlight) {
+          fewestInFlight = member.inFlight;
+          candidates.length = 0;
+        }
+      }
+      candidates.push(member);
+    }
     while (candidates.length > 0) {
       const chosen = this.balancer.pick(candidates, remote);
       if (chosen.handOff(this.key, handle)) return true;

@@ -40,6 +40,10 @@ export class WorkerMember implements Member {
     });
   }
 
+  get inFlight(): number {
+    return this.#inFlight.length;
+  }
+
   get saturated(): boolean {
     return this.#inFlight.length >= this.worker.handleWindow;
   }
