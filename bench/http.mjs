@@ -3,7 +3,7 @@
 //
 //   node bench/http.mjs [--workers 2,4] [--duration 10] [--rounds 3] [--only a,b,...]
 //                       [--warmup 2] [--connections 50] [--threads 1]
-//                       [--idle-workers 4] [--idle-seconds 10] [--kinds keep-alive,close]
+//                       [--idle-workers 4] [--idle-seconds 10] [--kinds keep-alive,close] [--cgroups]
 //
 // Contenders: supervisor, node-rr, node-none, pm2 (see bench/README.md).
 // Output: a markdown report on stdout and in bench/.out/http-<timestamp>.md
@@ -23,8 +23,11 @@ import {
   descendants,
   describeFailure,
   distinctPids,
+  cgroupBase,
   ensurePm2,
   envSummary,
+  inCgroup,
+  makeCgroup,
   fmt,
   freePort,
   isAlive,
@@ -63,6 +66,7 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string', default: '3' },
     only: { type: 'string', default: DEFAULT_ONLY.join(',') },
     kinds: { type: 'string', default: 'keep-alive,close' },
+    cgroups: { type: 'boolean', default: false },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50' },
     threads: { type: 'string', default: '1' },
@@ -110,12 +114,22 @@ function log(msg) {
 class Skip extends Error {}
 
 if (spawnSync('wrk', ['-v']).error) die('wrk not found: apt-get install -y wrk');
+if (opt.cgroups && !cgroupBase()) die('--cgroups needs root and a cpu cgroup controller');
+
+const cgroups = new Map();
+/** With --cgroups, the cgroup directory for `name` (made on first use); else null. */
+function cgroupFor(name) {
+  if (!opt.cgroups) return null;
+  if (!cgroups.has(name)) cgroups.set(name, makeCgroup(name));
+  return cgroups.get(name);
+}
 
 // ------------------------------------------------------------ contenders ---
 
 /** Spawn a long-running helper in its own process group; collect its output. */
-function spawnGroup(args, env) {
-  const child = spawn(process.execPath, args, {
+function spawnGroup(args, env, cgroup = null) {
+  const [cmd, cmdArgs] = inCgroup(cgroup, process.execPath, args);
+  const child = spawn(cmd, cmdArgs, {
     cwd: REPO_DIR,
     env: { ...process.env, ...env },
     detached: true, // own process group: we can kill exactly it, by -pgid
@@ -132,11 +146,11 @@ const tail = (s, n = 3) => s.trim().split('\n').slice(-n).join(' | ');
 
 async function startNodeCluster(sched, workers) {
   const port = await freePort();
-  const g = spawnGroup([path.join(BENCH_DIR, 'peers', 'node-cluster.cjs')], {
-    WORKERS: String(workers),
-    SCHED: sched,
-    PORT: String(port),
-  });
+  const g = spawnGroup(
+    [path.join(BENCH_DIR, 'peers', 'node-cluster.cjs')],
+    { WORKERS: String(workers), SCHED: sched, PORT: String(port) },
+    cgroupFor(`node-${sched}`),
+  );
   const pgid = g.child.pid;
   const stop = onCleanup(() => terminateGroup(pgid));
   const deadline = Date.now() + START_TIMEOUT_MS;
@@ -159,13 +173,14 @@ async function startNodeCluster(sched, workers) {
   return { port, daemon: procHandle(pgid), daemonLabel: `node cluster primary (SCHED=${sched})`, stop };
 }
 
-async function startSupervisor(workers, extraEnv = {}) {
+async function startSupervisor(workers, extraEnv = {}, name = 'supervisor') {
   if (!fs.existsSync(SUPERVISOR_BIN)) throw new Skip(`${path.relative(REPO_DIR, SUPERVISOR_BIN)} does not exist (not built yet?)`);
   const home = mkTmp('sv-bench-home-');
   const port = await freePort();
   const env = { SUPERVISOR_HOME: home, PORT: String(port), ...extraEnv };
   // The CLI runs in its own process group so a hung CLI can be killed precisely.
-  const g = spawnGroup([SUPERVISOR_BIN, 'start', APP, '-i', String(workers), '--name', 'bench-hello'], env);
+  // The first CLI call starts the daemon, which (with its workers) stays in the CLI's cgroup.
+  const g = spawnGroup([SUPERVISOR_BIN, 'start', APP, '-i', String(workers), '--name', 'bench-hello'], env, cgroupFor(name));
   let daemonTree = [];
   const stop = onCleanup(() => {
     const dpid = readPidFile(path.join(home, 'daemon.pid'));
@@ -207,7 +222,8 @@ async function startPm2(workers) {
     reapByEnv('PM2_HOME', home, daemonTree);
     rmTmp(home);
   });
-  const r = run(process.execPath, [PM2_BIN, 'start', APP, '-i', String(workers), '--name', 'bench-hello'], {
+  const [pm2Cmd, pm2Args] = inCgroup(cgroupFor('pm2'), process.execPath, [PM2_BIN, 'start', APP, '-i', String(workers), '--name', 'bench-hello']);
+  const r = run(pm2Cmd, pm2Args, {
     env,
     timeoutMs: 30_000,
   });
@@ -228,7 +244,7 @@ async function startPm2(workers) {
 
 const STARTERS = {
   supervisor: (n) => startSupervisor(n),
-  'supervisor-alt': (n) => startSupervisor(n, ALT_ENV),
+  'supervisor-alt': (n) => startSupervisor(n, ALT_ENV, 'supervisor-alt'),
   'node-rr': (n) => startNodeCluster('rr', n),
   'node-none': (n) => startNodeCluster('none', n),
   pm2: startPm2,
@@ -332,7 +348,7 @@ async function main() {
       for (const kind of KINDS) {
         for (const name of live) {
           try {
-            await runWrk({ port: instances[name].port, seconds: warmup, threads, connections, close: kind.close });
+            await runWrk({ port: instances[name].port, seconds: warmup, threads, connections, close: kind.close, cgroup: cgroupFor('wrk') });
           } catch (e) {
             log(`warm-up ${name}/${kind.id}: ${e.message}`);
           }
@@ -341,7 +357,7 @@ async function main() {
           for (const name of live) {
             try {
               const before = cpuSnapshot(instances[name]);
-              const r = await runWrk({ port: instances[name].port, seconds: duration, threads, connections, close: kind.close });
+              const r = await runWrk({ port: instances[name].port, seconds: duration, threads, connections, close: kind.close, cgroup: cgroupFor('wrk') });
               const cpu = cpuPerRequest(before, cpuSnapshot(instances[name]), r.requests);
               runs.push({ workers, kind: kind.id, contender: name, round, ...r, ...cpu });
               log(
@@ -373,7 +389,7 @@ function report() {
   lines.push(`# HTTP throughput: Supervisor vs peers (${ts})`, '');
   lines.push(
     envSummary({
-      params: `workers=${workersList.join(',')} duration=${duration}s rounds=${rounds} warmup=${warmup}s wrk -t${threads} -c${connections}`,
+      params: `workers=${workersList.join(',')} duration=${duration}s rounds=${rounds} warmup=${warmup}s wrk -t${threads} -c${connections}${opt.cgroups ? ' cgroups: one per contender, one for wrk' : ''}`,
       contenders: contenders.join(', '),
       command: `node bench/http.mjs ${process.argv.slice(2).join(' ')}`.trim(),
     }),

@@ -400,11 +400,12 @@ export function runAsync(cmd, args, { env, timeoutMs = 600_000, cwd = REPO_DIR }
   });
 }
 
-export async function runWrk({ port, seconds, threads = 1, connections = 50, close = false }) {
+export async function runWrk({ port, seconds, threads = 1, connections = 50, close = false, cgroup = null }) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency'];
   if (close) args.push('-H', 'Connection: close');
   args.push(`http://127.0.0.1:${port}/`);
-  const r = await runAsync('wrk', args, { timeoutMs: (seconds + 30) * 1000 });
+  const [cmd, cmdArgs] = inCgroup(cgroup, 'wrk', args);
+  const r = await runAsync(cmd, cmdArgs, { timeoutMs: (seconds + 30) * 1000 });
   if (r.error) throw new Error(`wrk failed: ${r.error}`);
   const parsed = parseWrk(r.stdout || '');
   if (r.status !== 0 || parsed.rps == null) {
@@ -516,6 +517,20 @@ export function mdTable(header, rows) {
   return lines.join('\n');
 }
 
+/**
+ * With autogroup on, each session is one scheduling group. Supervisor's workers each lead a
+ * session of their own (spawned detached, for their own process group), node:cluster and pm2
+ * workers share their primary's, so on a machine that also runs the load generator the CPU
+ * split between client and servers differs by contender. Every report records the setting.
+ */
+function autogroupSetting() {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim();
+  } catch {
+    return 'n/a';
+  }
+}
+
 export function envSummary(extra = {}) {
   const cpu = os.cpus();
   const wrkV = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
@@ -527,6 +542,7 @@ export function envSummary(extra = {}) {
     `- wrk: ${wrkV.error ? 'missing' : ((wrkV.stdout || '') + (wrkV.stderr || '')).split('\n')[0].split(' Copyright')[0].trim()}`,
     `- hyperfine: ${hyper.error ? 'missing' : (hyper.stdout || '').trim()}`,
     `- pm2: ${pm2Version() ?? 'not installed'}`,
+    `- kernel.sched_autogroup_enabled: ${autogroupSetting()}`,
   ];
   for (const [k, v] of Object.entries(extra)) lines.push(`- ${k}: ${v}`);
   return lines.join('\n');
@@ -537,4 +553,51 @@ export function writeOut(name, text) {
   const file = path.join(OUT_DIR, name);
   fs.writeFileSync(file, text);
   return file;
+}
+
+// --------------------------------------------------------------- cgroups ---
+//
+// With --cgroups, every contender runs in a CPU cgroup of its own and wrk in another, the way
+// systemd runs each service in its own cgroup. Tasks outside the root cgroup are not grouped by
+// session (autogroup), so every contender gets the same share of the machine however many
+// sessions its processes lead. Needs root and a cpu controller (cgroup v1 or v2).
+
+const CGROUP_V1 = '/sys/fs/cgroup/cpu';
+const CGROUP_V2 = '/sys/fs/cgroup';
+
+/** The directory under which bench cgroups can be made, or null. */
+export function cgroupBase() {
+  if (fs.existsSync(path.join(CGROUP_V1, 'cgroup.procs'))) return CGROUP_V1;
+  try {
+    const controllers = fs.readFileSync(path.join(CGROUP_V2, 'cgroup.subtree_control'), 'utf8');
+    if (controllers.split(/\s+/).includes('cpu')) return CGROUP_V2;
+  } catch {
+    // no cgroup v2 with a delegated cpu controller
+  }
+  return null;
+}
+
+/** Makes (or reuses) the cgroup `name`; returns its directory. Removed by cleanup once empty. */
+export function makeCgroup(name) {
+  const base = cgroupBase();
+  if (!base) throw new Error('no writable cpu cgroup hierarchy (need root and a cpu controller)');
+  const dir = path.join(base, `sv-bench-${process.pid}-${name}`);
+  fs.mkdirSync(dir, { recursive: true });
+  onCleanup(() => {
+    for (let i = 0; i < 50; i++) {
+      try {
+        fs.rmdirSync(dir);
+        return;
+      } catch {
+        sleepSync(100); // processes still leaving
+      }
+    }
+  });
+  return dir;
+}
+
+/** The command line that runs `cmd args` inside cgroup directory `dir` (as is when dir is null). */
+export function inCgroup(dir, cmd, args) {
+  if (!dir) return [cmd, args];
+  return ['sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', dir, cmd, ...args]];
 }

@@ -209,9 +209,10 @@ export const DEFAULT_HANDOFF_WINDOW = 16;
  * `window` go out at once, by clearing the empty hold queue before a send, and restore the
  * queue before each acknowledgement is processed, where Node asserts that it exists.
  *
- * This relies on ChildProcess internals (`_handleQueue`, present and unchanged from Node 12
- * through 24). When they do not look as expected, or SUPERVISOR_HANDOFF_WINDOW=1, hand-offs
- * go one at a time, as plain Node does.
+ * This relies on one ChildProcess internal, `_handleQueue` (null when nothing is in flight),
+ * checked here against Node 20's lib/internal/child_process.js. When it does not look as
+ * expected right after spawn, or SUPERVISOR_HANDOFF_WINDOW=1, hand-offs go one at a time, as
+ * plain Node does.
  */
 function handOffWindow(child: ChildProcess): number {
   const configured = Number(process.env['SUPERVISOR_HANDOFF_WINDOW'] ?? DEFAULT_HANDOFF_WINDOW);
