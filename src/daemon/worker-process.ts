@@ -216,7 +216,8 @@ export const DEFAULT_HANDOFF_WINDOW = 16;
  */
 function handOffWindow(child: ChildProcess): number {
   const configured = Number(process.env['SUPERVISOR_HANDOFF_WINDOW'] ?? DEFAULT_HANDOFF_WINDOW);
-  const window = Number.isInteger(configured) && configured >= 1 ? Math.min(configured, 64) : DEFAULT_HANDOFF_WINDOW;
+  // An unusable value (not an integer from 1 to 64) leaves the default in place.
+  const window = Number.isInteger(configured) && configured >= 1 && configured <= 64 ? configured : DEFAULT_HANDOFF_WINDOW;
   const channel = child as unknown as ChannelInternals;
   if (window === 1 || !('_handleQueue' in child) || channel._handleQueue !== null) return 1;
   child.prependListener('internalMessage', (message: unknown) => {
