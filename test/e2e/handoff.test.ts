@@ -3,7 +3,8 @@
  * hand-off window), a worker whose event loop is stuck, and the daemon's copies of handed
  * connections, which must all be closed once workers have them.
  */
-import { readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { byStatus, fixture, freePort, httpGet, logLines, tempHome, waitFor, type Home, type HttpReply } from '../helpers.js';
 
@@ -93,5 +94,25 @@ describe('cluster mode: hand-off window', () => {
     for (const reply of settled) expect(reply instanceof Error ? reply.message : reply?.status).toBe(200);
     // The request that was being handled when the worker died is the only one lost.
     expect(await blocked).toBeInstanceOf(Error);
+  });
+
+  it.skipIf(!existsSync('/usr/bin/prlimit'))('a worker out of file descriptors gets each handle\'s message without the handle (NODE_HANDLE_NACK); the daemon passes the connection to another worker', async () => {
+    home = await tempHome();
+    const { port, pids } = await startHttpApp(2);
+    const [starved, healthy] = pids as [number, number];
+    // Lower its limit to its lowest free descriptor number: the next one it receives cannot be
+    // installed, so the kernel drops it (MSG_CTRUNC) and Node answers with a NACK.
+    const used = new Set(readdirSync(`/proc/${starved}/fd`).map(Number));
+    let lowestFree = 0;
+    while (used.has(lowestFree)) lowestFree += 1;
+    execFileSync('/usr/bin/prlimit', ['--pid', String(starved), `--nofile=${lowestFree}:`]);
+
+    const replies = [];
+    for (let i = 0; i < 6; i++) replies.push(await httpGet(port, '/', { timeoutMs: 10_000 }));
+    expect(replies.map((r) => Number(r.body.split(' ')[0]))).toEqual(Array(6).fill(healthy));
+    // Round-robin offered the starved worker its turns; each came back and went on.
+    const rows = await home.list();
+    expect(rows.find((r) => r.pid === starved)?.handled).toBeGreaterThan(0);
+    expect(rows.find((r) => r.pid === starved)?.status).toBe('online');
   });
 });
