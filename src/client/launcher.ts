@@ -6,6 +6,7 @@
 import { mkdirSync, chmodSync, openSync, closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
+import { handOffWindowSetting } from '../shared/handoff-window.js';
 import type { HomePaths } from '../shared/paths.js';
 import { Connection } from './connection.js';
 
@@ -14,10 +15,10 @@ const START_TIMEOUT_MS = 10_000;
 const RETRY_MS = 15;
 
 /**
- * V8 flags for the daemon. Lite mode (no optimising compiler) keeps the daemon at about 47 MB
- * resident with 10 apps instead of about 57 MB; measured cost: about 25 us more daemon CPU per
- * handed-off connection (70 us instead of 45 us), which shows only under Connection: close
- * load near the machine's limit. SUPERVISOR_DAEMON_NODE_FLAGS replaces these flags for a
+ * V8 flags for the daemon. Lite mode (no optimising compiler) keeps the daemon at about 46 MB
+ * resident with 10 apps instead of about 52 MB; measured cost: 26-31 us of daemon CPU per
+ * handed-off connection instead of 21-23 us, 4-8 % of Connection: close throughput near the
+ * machine's limit (bench/RESULTS.md). SUPERVISOR_DAEMON_NODE_FLAGS replaces these flags for a
  * daemon that should trade memory for hand-off speed (e.g. "--max-semi-space-size=1").
  */
 export const DAEMON_NODE_FLAGS = ['--lite-mode', '--no-expose-wasm', '--max-semi-space-size=1'];
@@ -63,6 +64,8 @@ export async function connectIfRunning(paths: HomePaths): Promise<Connection | n
 }
 
 async function startDaemon(paths: HomePaths): Promise<void> {
+  // The daemon would refuse it too, but only in its log: say it here, and start nothing.
+  handOffWindowSetting(process.env);
   const { spawn } = await import('node:child_process');
   mkdirSync(paths.home, { recursive: true, mode: 0o700 });
   chmodSync(paths.home, 0o700);

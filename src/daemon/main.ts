@@ -12,10 +12,10 @@ export async function main(options: { foreground: boolean }): Promise<void> {
   try {
     daemon = await runDaemon({ home, persistent: options.foreground });
   } catch (error) {
-    if (error instanceof SupervisorError && error.code === 'CONFLICT') {
-      // Lost a start race: another daemon owns this home, which is what was wanted.
+    if (error instanceof SupervisorError) {
       process.stderr.write(`supervisor: ${error.message}\n`);
-      process.exit(options.foreground ? 1 : 0);
+      // Lost a start race (CONFLICT): another daemon owns this home, which is what was wanted.
+      process.exit(error.code === 'CONFLICT' && !options.foreground ? 0 : 1);
     }
     throw error;
   }

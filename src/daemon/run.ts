@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
+import { handOffWindowSetting } from '../shared/handoff-window.js';
 import { homePaths } from '../shared/paths.js';
 import { PROTOCOL_VERSION, type DaemonInfo } from '../shared/protocol.js';
 import { ControlServer } from './control-server.js';
@@ -35,6 +36,8 @@ export interface DaemonHandle {
 const RUNTIME_URL = pathToFileURL(fileURLToPath(new URL('../runtime/preload.js', import.meta.url))).href;
 
 export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
+  // Settings from the environment are checked before anything starts.
+  handOffWindowSetting(process.env);
   const paths = homePaths(options.home);
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   await mkdir(paths.logDir, { recursive: true, mode: 0o700 });

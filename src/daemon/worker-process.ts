@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { AppSpec } from '../shared/app-spec.js';
+import { handOffWindowSetting } from '../shared/handoff-window.js';
 import { isWorkerMessage, type DaemonToWorker, type WorkerToDaemon, WORKER_CMD } from '../shared/worker-messages.js';
 import { signalGroup } from './signals.js';
 import type { LogSink } from './logs.js';
@@ -194,9 +195,6 @@ interface ChannelInternals {
   _handleQueue?: unknown[] | null;
 }
 
-/** Default for SUPERVISOR_HANDOFF_WINDOW. */
-export const DEFAULT_HANDOFF_WINDOW = 16;
-
 /**
  * How many connection handles may be in flight to one worker.
  *
@@ -215,9 +213,8 @@ export const DEFAULT_HANDOFF_WINDOW = 16;
  * plain Node does.
  */
 function handOffWindow(child: ChildProcess): number {
-  const configured = Number(process.env['SUPERVISOR_HANDOFF_WINDOW'] ?? DEFAULT_HANDOFF_WINDOW);
-  // An unusable value (not an integer from 1 to 64) leaves the default in place.
-  const window = Number.isInteger(configured) && configured >= 1 && configured <= 64 ? configured : DEFAULT_HANDOFF_WINDOW;
+  // runDaemon has checked the setting, so this cannot throw here.
+  const window = handOffWindowSetting(process.env);
   const channel = child as unknown as ChannelInternals;
   if (window === 1 || !('_handleQueue' in child) || channel._handleQueue !== null) return 1;
   child.prependListener('internalMessage', (message: unknown) => {

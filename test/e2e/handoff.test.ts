@@ -6,9 +6,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_HANDOFF_WINDOW } from '../../src/shared/handoff-window.js';
 import { byStatus, fixture, freePort, httpGet, logLines, tempHome, waitFor, type Home, type HttpReply } from '../helpers.js';
 
-const WINDOW = 16; // DEFAULT_HANDOFF_WINDOW
+const WINDOW = DEFAULT_HANDOFF_WINDOW;
 
 function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
@@ -114,5 +115,21 @@ describe('cluster mode: hand-off window', () => {
     const rows = await home.list();
     expect(rows.find((r) => r.pid === starved)?.handled).toBeGreaterThan(0);
     expect(rows.find((r) => r.pid === starved)?.status).toBe('online');
+  });
+
+  it.each([['abc'], ['0'], ['65'], ['2.5']])('SUPERVISOR_HANDOFF_WINDOW=%s: start and daemon --foreground each print one line and exit non-zero, and no daemon runs', async (value) => {
+    home = await tempHome();
+    const env = { SUPERVISOR_HANDOFF_WINDOW: value, PORT: String(await freePort()) };
+    const oneLine = (stderr: string): string[] => stderr.split('\n').filter((line) => line.length > 0);
+
+    const started = await home.cli(['start', fixture('http-app.cjs'), '-i', '2', '--name', 'web'], { env });
+    expect(started.code).toBe(4);
+    expect(oneLine(started.stderr)).toEqual([expect.stringContaining(`SUPERVISOR_HANDOFF_WINDOW must be an integer from 1 to 64, not "${value}"`)]);
+    expect(await home.daemonPid()).toBeNull();
+
+    const foreground = await home.cli(['daemon', '--foreground'], { env, timeoutMs: 15_000 });
+    expect(foreground.code).toBe(1);
+    expect(oneLine(foreground.stderr)).toEqual([expect.stringContaining('SUPERVISOR_HANDOFF_WINDOW must be an integer from 1 to 64')]);
+    expect(await home.daemonPid()).toBeNull();
   });
 });
