@@ -164,24 +164,45 @@ export function buildProgram(): Command {
 
   program
     .command('logs')
-    .description('print and follow logs')
+    .description('print the last lines of the logs (rotated files included), then follow them')
     .argument('[target]', 'app name or process id', 'all')
     .option('--lines <n>', 'lines of history to print per file', '15')
     .option('--err', 'only stderr')
     .option('--out', 'only stdout')
     .option('--no-follow', 'print history and exit')
-    .action(async (target: string, opts: { lines: string; err?: boolean; out?: boolean; follow: boolean }) => {
+    .option('--json', "one JSON object per line (pm2's fields: message, timestamp, type, process_id, app_name)")
+    .option('--timestamp [format]', 'prefix followed lines with the time they arrive (pm2 date tokens)')
+    .action(async (target: string, opts: { lines: string; err?: boolean; out?: boolean; follow: boolean; json?: boolean; timestamp?: string | boolean }) => {
+      if (!/^\d+$/.test(opts.lines)) throw new SupervisorError('INVALID_REQUEST', `--lines must be a whole number (got "${opts.lines}")`);
+      const timestamp = opts.timestamp === undefined ? null : opts.timestamp === true ? 'YYYY-MM-DD-HH:mm:ss' : String(opts.timestamp);
+      if (timestamp !== null) {
+        const { compileDateFormat } = await import('../shared/log-date-format.js');
+        try {
+          compileDateFormat(timestamp);
+        } catch (error) {
+          throw new SupervisorError('INVALID_REQUEST', `--timestamp format ${(error as Error).message}`);
+        }
+      }
       const { showLogs } = await import('./logs-command.js');
-      await showLogs(target, { lines: Number(opts.lines), err: !!opts.err, out: !!opts.out, follow: opts.follow });
+      await showLogs(target, { lines: Number(opts.lines), err: !!opts.err, out: !!opts.out, follow: opts.follow, json: !!opts.json, timestamp });
     });
 
   program
     .command('flush')
-    .description('empty log files')
+    .description('empty log files, current and rotated')
     .argument('[target]', 'app name', 'all')
     .action(async (target: string) => {
       const { files } = await withDaemon((sv) => sv.call('flush', { target }));
       print(`emptied ${files} log files`);
+    });
+
+  program
+    .command('reload-logs')
+    .alias('reloadLogs')
+    .description('reopen every log file (after logrotate moved them; SIGUSR2 to the daemon does the same)')
+    .action(async () => {
+      const { files } = await withDaemon((sv) => sv.call('reload-logs', {}));
+      print(`reopened ${files} log files`);
     });
 
   program

@@ -10,7 +10,8 @@ import { createBalancer } from './cluster/balancer.js';
 import { OwnedSocket, type RawHandle } from './cluster/owned-socket.js';
 import type { WorkerMember } from './cluster/worker-member.js';
 import type { EventBus } from './events.js';
-import { AppLogs } from './logs.js';
+import { DEFAULT_LOG_SPEC } from '../shared/log-options.js';
+import type { AppLogs, LogService } from './logs.js';
 import { MemoryGuard } from './memory-guard.js';
 import { Slot, type SlotHost } from './slot.js';
 
@@ -18,6 +19,7 @@ export interface AppContext {
   logDir: string;
   runtimeUrl: string;
   bus: EventBus;
+  logService: LogService;
   allocateId(): number;
 }
 
@@ -33,7 +35,7 @@ export class App implements SlotHost {
     public spec: AppSpec,
     private readonly context: AppContext,
   ) {
-    this.logs = new AppLogs(context.logDir, spec.name, context.bus);
+    this.logs = context.logService.forApp(spec.name, DEFAULT_LOG_SPEC);
     for (let instance = 0; instance < spec.instances; instance++) this.addSlot();
     this.#memoryGuard =
       spec.maxMemoryRestart > 0
@@ -141,7 +143,7 @@ export class App implements SlotHost {
   dispose(): void {
     this.#memoryGuard?.stop();
     this.closeSockets();
-    this.logs.close();
+    void this.logs.close();
   }
 
   describe(processes: AppDescription['processes']): AppDescription {
@@ -159,6 +161,7 @@ export class App implements SlotHost {
           : [],
       ),
       processes,
+      logs: this.logs.describe(),
     };
   }
 }

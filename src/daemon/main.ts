@@ -26,6 +26,10 @@ export async function main(options: { foreground: boolean }): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => undefined);
+  // What logrotate's postrotate sends (pm2 uses the same signal): reopen every log file.
+  process.on('SIGUSR2', () => {
+    void daemon.reopenLogs().then((files) => process.stderr.write(`${new Date().toISOString()} received SIGUSR2: reopened ${files} log files\n`));
+  });
   // A bug must not take every app down with it: log, keep serving.
   process.on('uncaughtException', (error) => {
     process.stderr.write(`${new Date().toISOString()} uncaught: ${error.stack ?? String(error)}\n`);

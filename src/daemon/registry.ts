@@ -8,6 +8,7 @@ import { SupervisorError } from '../shared/errors.js';
 import type { ProcessInfo } from '../shared/protocol.js';
 import { App, type AppContext } from './app.js';
 import type { EventBus } from './events.js';
+import type { LogService } from './logs.js';
 import type { Slot } from './slot.js';
 
 export interface Selection {
@@ -20,7 +21,7 @@ export class Registry {
   #nextId = 0;
   readonly #context: AppContext;
 
-  constructor(options: { logDir: string; runtimeUrl: string; bus: EventBus }) {
+  constructor(options: { logDir: string; runtimeUrl: string; bus: EventBus; logService: LogService }) {
     this.#context = { ...options, allocateId: () => this.#nextId++ };
   }
 

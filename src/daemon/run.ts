@@ -8,11 +8,13 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
+import { rotationFromEnv } from '../shared/log-options.js';
 import { homePaths } from '../shared/paths.js';
 import { PROTOCOL_VERSION, type DaemonInfo } from '../shared/protocol.js';
 import { ControlServer } from './control-server.js';
 import { EventBus } from './events.js';
 import { acquireHomeLock } from './lock.js';
+import { LogService } from './logs.js';
 import { Registry } from './registry.js';
 import { loadDump, saveDump } from './state-file.js';
 import { VERSION } from '../shared/version.js';
@@ -31,6 +33,10 @@ export interface DaemonHandle {
   stop(): Promise<void>;
   /** Settles once stop() has finished, whoever called it. */
   readonly stopped: Promise<void>;
+  /** Reopens every log file (SIGUSR2, like `reload-logs`); resolves to how many. */
+  reopenLogs(): Promise<number>;
+  /** Daemon-wide log counters (bytes written, lines dropped), for metrics. */
+  readonly logs: LogService;
 }
 
 const RUNTIME_URL = pathToFileURL(fileURLToPath(new URL('../runtime/preload.js', import.meta.url))).href;
@@ -38,6 +44,7 @@ const RUNTIME_URL = pathToFileURL(fileURLToPath(new URL('../runtime/preload.js',
 export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   // Settings from the environment are checked before anything starts.
   handOffWindowSetting(process.env);
+  const rotation = rotationFromEnv(process.env);
   const paths = homePaths(options.home);
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
@@ -50,7 +57,8 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   await rm(paths.socket, { force: true });
   const startedAt = Date.now();
   const bus = new EventBus();
-  const registry = new Registry({ logDir: paths.logDir, runtimeUrl: RUNTIME_URL, bus });
+  const logService = new LogService({ logDir: paths.logDir, bus, log, rotation });
+  const registry = new Registry({ logDir: paths.logDir, runtimeUrl: RUNTIME_URL, bus, logService });
   const info = (): DaemonInfo => ({
     pid: process.pid,
     version: VERSION,
@@ -105,5 +113,5 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
       log(`could not resurrect ${paths.dumpFile}: ${(error as Error).message}`);
     }
   }
-  return { info, stop, stopped };
+  return { info, stop, stopped, reopenLogs: () => logService.reopenAll(), logs: logService };
 }

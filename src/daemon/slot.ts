@@ -163,7 +163,7 @@ export class Slot {
       spec,
       identity: { slotId: this.id, instance: this.instance },
       runtimeUrl: this.host.runtimeUrl,
-      logs: this.host.logs.sinkFor(this.id),
+      logs: this.host.logs.sinkFor(this.id, this.instance),
     });
     const member = spec.mode === 'cluster' ? new WorkerMember(this.id, worker) : null;
     worker.on('runtime', (message, handle) => this.#onRuntime(worker, member, message, handle));
