@@ -82,9 +82,9 @@ export class LogFile {
   #failing: { retryAt: number; dropped: number } | null = null;
   #closed = false;
   #lastRotation = { stamp: 0, seq: 0 };
-  /** Compressions and prunings run one at a time, behind the writes. */
+  /** Compressions run one at a time, behind the writes. */
   #maintenance: Promise<void> = Promise.resolve();
-  #maintenanceQueued = 0;
+  #compressQueued = 0;
   bytesWritten = 0;
   linesDropped = 0;
   lastError: LogFileError | null = null;
@@ -156,6 +156,13 @@ export class LogFile {
         // A file that cannot be truncated keeps its lines; flush reports the files it emptied.
       }
       return files + (await removeRotated(this.path).catch(() => 0));
+    });
+  }
+
+  /** Resolves once everything queued so far is written (or dropped). */
+  settled(): Promise<void> {
+    return this.#run(async () => {
+      while (this.#queue.length > 0 && !this.#closed) await this.#writeNext();
     });
   }
 
@@ -290,22 +297,24 @@ export class LogFile {
     const moved = await p.rename(this.path, target);
     await this.#closeFd();
     await this.#open();
-    if (moved) this.#afterRotation(target);
+    if (moved) await this.#afterRotation(target);
   }
 
-  /** Compression and pruning of older files, behind the writes and bounded in number. */
-  #afterRotation(rotated: string): void {
+  /**
+   * Older files are pruned before the next write, so the bound on disk holds at every moment;
+   * compression runs behind the writes, one file at a time, and a flood that rotates faster
+   * than gzip keeps up skips it for files that pruning will delete anyway.
+   */
+  async #afterRotation(rotated: string): Promise<void> {
     const { compress, retain } = this.rotation;
-    // A flood can rotate faster than gzip runs: files that will be pruned anyway skip compression.
-    const doCompress = compress && this.#maintenanceQueued <= retain;
-    this.#maintenanceQueued += 1;
+    await pruneRotated(this.path, retain).catch(() => undefined);
+    if (!compress || retain === 0 || this.#compressQueued >= retain) return;
+    this.#compressQueued += 1;
     this.#maintenance = this.#maintenance
-      .then(async () => {
-        if (doCompress) await compressRotated(rotated).catch(() => undefined);
-        await pruneRotated(this.path, retain).catch(() => undefined);
-      })
+      .then(() => compressRotated(rotated))
+      .catch(() => undefined)
       .finally(() => {
-        this.#maintenanceQueued -= 1;
+        this.#compressQueued -= 1;
       });
   }
 
@@ -318,10 +327,10 @@ export class LogFile {
   #fail(error: unknown): void {
     const e = toError(error);
     this.lastError = e;
-    for (const buffer of this.#queue.splice(0)) this.#drop(buffer);
-    this.#pending = 0;
     const first = this.#failing === null;
     this.#failing = { retryAt: Date.now() + RETRY_MS, dropped: this.#failing?.dropped ?? 0 };
+    for (const buffer of this.#queue.splice(0)) this.#drop(buffer);
+    this.#pending = 0;
     // A fresh descriptor on retry: the old one may point at a file that is gone or broken.
     const fd = this.#fd;
     this.#fd = null;
