@@ -77,6 +77,7 @@ export class LogFile {
   /** Bytes queued or being written. */
   #pending = 0;
   #pumping = false;
+  #kickScheduled = false;
   readonly #ops: (() => Promise<void>)[] = [];
   #drainWaiters: (() => void)[] = [];
   #failing: { retryAt: number; dropped: number } | null = null;
@@ -117,7 +118,7 @@ export class LogFile {
     }
     this.#queue.push(data);
     this.#pending += data.length;
-    this.#kick();
+    this.#kickSoon();
     return this.#pending < HIGH_WATER;
   }
 
@@ -186,6 +187,21 @@ export class LogFile {
 
   #kick(): void {
     if (!this.#pumping) void this.#pump();
+  }
+
+  /**
+   * Starts writing after the event loop's poll phase rather than at once: a busy pipe delivers
+   * several chunks per loop turn, and they then go out in one writev instead of one each.
+   * Measured under a flood: fewer submissions to the thread pool, which were the largest
+   * single cost on the daemon's main thread.
+   */
+  #kickSoon(): void {
+    if (this.#pumping || this.#kickScheduled) return;
+    this.#kickScheduled = true;
+    setImmediate(() => {
+      this.#kickScheduled = false;
+      this.#kick();
+    });
   }
 
   async #pump(): Promise<void> {
