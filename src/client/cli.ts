@@ -25,6 +25,13 @@ interface StartOptions {
   maxMemoryRestart?: string;
   autorestart?: boolean;
   shutdownWithMessage?: boolean;
+  output?: string;
+  error?: string;
+  log?: string | boolean;
+  time?: boolean;
+  logDateFormat?: string;
+  mergeLogs?: boolean;
+  logType?: string;
 }
 
 // commander is CommonJS: require() loads it in about half the time that import() takes, since
@@ -74,6 +81,14 @@ export function buildProgram(): Command {
     .option('--max-memory-restart <size>', 'reload a process above this memory, e.g. 300M')
     .option('--no-autorestart', 'do not restart processes that exit')
     .option('--shutdown-with-message', "stop by sending 'shutdown' over IPC instead of a signal")
+    .option('-o, --output <path>', 'stdout log file (pm2 out_file; /dev/null discards)')
+    .option('-e, --error <path>', 'stderr log file (pm2 error_file; /dev/null discards)')
+    .option('-l, --log [path]', 'also write both streams to one file (pm2 log_file)')
+    .option('--time', 'prefix log lines with the time (YYYY-MM-DDTHH:mm:ss)')
+    .option('--log-date-format <format>', 'prefix log lines with the time in this format (pm2 date tokens)')
+    .option('--merge-logs', 'one log file per stream for every process (the default)')
+    .option('--no-merge-logs', 'one log file per stream and instance (<file>-<instance>.log)')
+    .option('--log-type <type>', '"json": one JSON object per line')
     .option('--json', 'print the started processes as JSON')
     .action(async (target: string, args: string[], opts: StartOptions & { json?: boolean }) => {
       const { existsSync } = await import('node:fs');
@@ -110,6 +125,13 @@ export function buildProgram(): Command {
                 ...(opts.maxMemoryRestart !== undefined && { max_memory_restart: opts.maxMemoryRestart }),
                 ...(opts.autorestart === false && { autorestart: false }),
                 ...(opts.shutdownWithMessage !== undefined && { shutdown_with_message: opts.shutdownWithMessage }),
+                ...(opts.output !== undefined && { out_file: opts.output }),
+                ...(opts.error !== undefined && { error_file: opts.error }),
+                ...(opts.log !== undefined && { log_file: opts.log }),
+                ...(opts.time !== undefined && { time: opts.time }),
+                ...(opts.logDateFormat !== undefined && { log_date_format: opts.logDateFormat }),
+                ...(opts.mergeLogs !== undefined && { merge_logs: opts.mergeLogs }),
+                ...(opts.logType !== undefined && { log_type: opts.logType }),
               },
               { cwd: process.cwd(), env: process.env, warn },
             ),

@@ -62,6 +62,9 @@ export function describeText(apps: readonly AppDescription[]): string {
     for (const l of app.listeners) {
       out.push(`  listens on   ${l.address}${l.error ? `  ERROR ${l.error}` : ''}${l.queued ? `  ${l.queued} queued` : ''}${l.dropped ? `  ${l.dropped} dropped` : ''}`);
     }
+    const l = s.logs;
+    const rotation = l.maxSize === 0 ? 'never rotated' : `rotated at ${l.maxSize === null ? 'the daemon default' : formatBytes(l.maxSize)}, ${l.retain ?? 'default'} kept${l.compress ? ', gzipped' : ''}`;
+    out.push(`  logs         ${l.mergeLogs ? 'merged' : 'one file per instance'}${l.logType === 'json' ? ', JSON lines' : ''}${l.dateFormat ? `, dated "${l.dateFormat}"` : ''}; ${rotation}`);
     for (const log of app.logs) {
       const which = `${log.stream}${log.instance === null ? '' : ` ${log.instance}`}`;
       if (log.file === '/dev/null') {

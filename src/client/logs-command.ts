@@ -93,8 +93,9 @@ function filesToShow(app: AppDescription, streams: string[]): LogFileDescription
   const ofSelected = (f: LogFileDescription): boolean => f.instance === null || instances.has(f.instance);
   const files = app.logs.filter((f) => f.file !== DISCARD && ofSelected(f));
   const own = files.filter((f) => streams.includes(f.stream));
-  if (own.length > 0) return own;
-  return files.filter((f) => f.stream === 'combined');
+  const chosen = own.length > 0 ? own : files.filter((f) => f.stream === 'combined');
+  // out_file and error_file may name one file: print it once.
+  return chosen.filter((f, i) => chosen.findIndex((g) => g.file === f.file) === i);
 }
 
 /** The last `count` lines of a log, reaching back into its rotated files, newest first. */

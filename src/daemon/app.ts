@@ -11,7 +11,6 @@ import type { AppDescription, ProcessEvent } from '../shared/protocol.js';
 import { listenKey, type WorkerToDaemon, type ListenError } from '../shared/worker-messages.js';
 import type { Clock } from './clock.js';
 import { createBalancer } from './cluster/balancer.js';
-import { DEFAULT_LOG_SPEC } from '../shared/log-options.js';
 import { OwnedSocket, type RawHandle } from './cluster/owned-socket.js';
 import type { WorkerMember } from './cluster/worker-member.js';
 import type { EventBus } from './events.js';
@@ -66,7 +65,7 @@ export class App implements SlotHost {
     restore: readonly { id: number; instance: number }[] = [],
   ) {
     this.ops = new OperationQueue(spec.name);
-    const logs = context.createLogs?.(spec.name, spec) ?? context.logService?.forApp(spec.name, DEFAULT_LOG_SPEC);
+    const logs = context.createLogs?.(spec.name, spec) ?? context.logService?.forApp(spec.name, spec.logs);
     if (!logs) throw new Error('an app needs createLogs or a logService');
     this.logs = logs;
     if (restore.length > 0) for (const { id, instance } of restore) this.slots.push(new Slot(id, instance, this));

@@ -4,7 +4,10 @@
  * (daemon-wide defaults) that the client takes from config files (per app).
  */
 
+import { isAbsolute } from 'node:path';
 import { SupervisorError } from './errors.js';
+import { compileDateFormat } from './log-date-format.js';
+import { boolean, integer, invalid, oneOf, record, string } from './validate.js';
 
 /**
  * Rotation defaults: an app's two streams each keep a current file of at most 10 MiB and 4
@@ -89,8 +92,8 @@ export interface LogSpec {
   outFile: string | null;
   /** stderr file, the same way (`<name>-err.log`). */
   errFile: string | null;
-  /** A file that gets both streams (pm2's log_file), or null for none. */
-  logFile: string | null;
+  /** A file that gets both streams (pm2's log_file): a path, true for `<name>.log` in the logs folder, or null for none. */
+  logFile: string | true | null;
   /** One file per stream for all processes (true), or one per instance: `<file>-<instance>.log`. */
   mergeLogs: boolean;
   /** pm2's log_date_format: each line is prefixed "<date>: ". Null: no prefix. */
@@ -114,3 +117,39 @@ export const DEFAULT_LOG_SPEC: LogSpec = {
   retain: null,
   compress: null,
 };
+
+/** Checks a LogSpec that came over the wire (or from a saved file; absent means the defaults). */
+export function validateLogSpec(value: unknown, field: string): LogSpec {
+  if (value === undefined) return DEFAULT_LOG_SPEC;
+  const v = record(value, field);
+  const f = (key: string): string => `${field}.${key}`;
+  const file = (key: string): string | null => {
+    const path = v[key];
+    if (path === null) return null;
+    const text = string(path, f(key), { nonEmpty: true, max: 4096 });
+    if (!isAbsolute(text)) invalid(`${f(key)} must be an absolute path`);
+    return text;
+  };
+  const dateFormat = v['dateFormat'] === null ? null : string(v['dateFormat'], f('dateFormat'), { nonEmpty: true });
+  if (dateFormat !== null) {
+    try {
+      compileDateFormat(dateFormat);
+    } catch (error) {
+      invalid(`${f('dateFormat')} ${(error as Error).message}`);
+    }
+  }
+  const maxSize = v['maxSize'] === null ? null : integer(v['maxSize'], f('maxSize'), 0, Number.MAX_SAFE_INTEGER);
+  const sizeProblem = maxSize === null ? null : checkMaxSize(maxSize);
+  if (sizeProblem) invalid(`${f('maxSize')} ${sizeProblem}`);
+  return {
+    outFile: file('outFile'),
+    errFile: file('errFile'),
+    logFile: v['logFile'] === true ? true : file('logFile'),
+    mergeLogs: boolean(v['mergeLogs'], f('mergeLogs')),
+    dateFormat,
+    logType: oneOf(v['logType'], f('logType'), ['raw', 'json'] as const),
+    maxSize,
+    retain: v['retain'] === null ? null : integer(v['retain'], f('retain'), 0, MAX_LOG_RETAIN),
+    compress: v['compress'] === null ? null : boolean(v['compress'], f('compress')),
+  };
+}

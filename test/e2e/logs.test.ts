@@ -214,3 +214,113 @@ describe('logs', () => {
     expect(counts).toEqual({ A: 150, B: 150 });
   }, 60_000);
 });
+
+describe("pm2's log options", () => {
+  let home: Home | undefined;
+  const children: number[] = [];
+  afterEach(async () => {
+    for (const pid of children.splice(0)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    const last = home;
+    home = undefined;
+    await last?.cleanup().catch(() => undefined);
+  });
+
+  it('out_file, error_file, /dev/null, log_file, time, merge_logs, log_type json, rotation per app, logs --json/--timestamp, flush', async () => {
+    home = await tempHome();
+    const dir = join(home.dir, 'apps');
+    await mkdir(dir, { recursive: true });
+    const tick = fixture('tick-app.cjs');
+    const config = join(dir, 'ecosystem.config.cjs');
+    await writeFile(
+      config,
+      `module.exports = { apps: [
+        { name: 'web', script: ${JSON.stringify(tick)}, out_file: 'custom/web.out', error_file: '/dev/null', log_file: 'custom/all.log', time: true },
+        { name: 'per', script: ${JSON.stringify(tick)}, exec_mode: 'fork', instances: 2, merge_logs: false },
+        { name: 'js', script: ${JSON.stringify(tick)}, log_type: 'json', log_date_format: 'YYYY' },
+        { name: 'quiet', script: ${JSON.stringify(tick)}, out_file: '/dev/null', error_file: 'NULL' },
+        { name: 'rot', script: ${JSON.stringify(fixture('log-flood.cjs'))}, log_max_size: '64K', log_retain: 2, log_compress: true, env: { FLOOD_BYTES: '600000' } },
+      ] };\n`,
+    );
+    expectOk(await home.cli(['start', config], { env: { TICK_MS: '30' } }));
+    const logDir = join(home.dir, 'logs');
+
+    // out_file relative to the app's cwd (the config's folder), with pm2's --time prefix.
+    const webOut = join(dir, 'custom', 'web.out');
+    await waitFor(() => existsSync(webOut) && readFileSync(webOut, 'utf8').split('\n').length > 3, 'web.out');
+    expect(readFileSync(webOut, 'utf8').split('\n')[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d: tick \d+$/);
+    // stderr to /dev/null still reaches log_file, which gets both streams.
+    await waitFor(() => /: tock \d+/.test(readFileSync(join(dir, 'custom', 'all.log'), 'utf8')), 'tock in all.log');
+    expect(readFileSync(join(dir, 'custom', 'all.log'), 'utf8')).toMatch(/: tick \d+/);
+    expect(existsSync(join(logDir, 'web-err.log'))).toBe(false);
+    const web = await describeApp(home, 'web');
+    expect(web.logs.map((l) => [l.stream, l.file])).toEqual([
+      ['out', webOut],
+      ['err', '/dev/null'],
+      ['combined', join(dir, 'custom', 'all.log')],
+    ]);
+
+    // merge_logs: false: one file per stream and instance, pm2's names.
+    for (const name of ['per-out-0.log', 'per-out-1.log', 'per-err-0.log', 'per-err-1.log']) {
+      await waitFor(() => existsSync(join(logDir, name)), name);
+    }
+
+    // log_type json: pm2's fields, the timestamp in log_date_format.
+    const jsLine = await waitFor(async () => (await logLines(home as Home, 'js'))[0], 'a json line');
+    expect(JSON.parse(jsLine)).toMatchObject({ message: 'tick 1', timestamp: expect.stringMatching(/^\d{4}$/), type: 'out', app_name: 'js' });
+
+    // Both streams to /dev/null: not even a pipe, the process writes to /dev/null itself.
+    const [quiet] = (await home.list()).filter((p) => p.name === 'quiet');
+    const { readlinkSync } = await import('node:fs');
+    expect(readlinkSync(`/proc/${quiet?.pid}/fd/1`)).toBe('/dev/null');
+    expect(readlinkSync(`/proc/${quiet?.pid}/fd/2`)).toBe('/dev/null');
+
+    // Rotation per app: 64K files, 2 kept, gzipped.
+    await waitFor(async () => (await lastLines(join(logDir, 'rot-out.log'), 1))[0]?.startsWith('flood 0 done'), 'the small flood');
+    const rotated = await waitFor(async () => {
+      const files = await listRotatedFiles(join(logDir, 'rot-out.log'));
+      return files.length === 2 && files.every((f) => f.endsWith('.gz')) ? files : null;
+    }, 'two gzipped rotated files');
+    const history = await lastLines(join(logDir, 'rot-out.log'), 1000);
+    expect(history).toHaveLength(1000);
+    expect(history.at(-1)).toMatch(/^flood 0 done/);
+
+    // logs --json: one object per line; the history of every stream of the app.
+    const json = await home.cli(['logs', 'js', '--no-follow', '--json', '--lines', '2', '--out']);
+    expectOk(json);
+    const objects = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(objects).toHaveLength(2);
+    expect(objects[0]).toMatchObject({ app_name: 'js', type: 'out' });
+
+    // logs --timestamp: followed lines carry the time they arrived.
+    const { spawn: spawnChild } = await import('node:child_process');
+    const follower = spawnChild(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'supervisor.js'), 'logs', 'web', '--lines', '0', '--timestamp', 'YYYY-MM-DD-HH:mm:ss'], { env: home.env, stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(follower.pid as number);
+    let followed = '';
+    follower.stdout.on('data', (chunk: Buffer) => (followed += chunk.toString()));
+    await waitFor(() => /^\d{4}-\d\d-\d\d-\d\d:\d\d:\d\d web\|\d+ \| tick \d+$/m.test(followed), `a followed line with a timestamp (got ${JSON.stringify(followed.slice(0, 200))})`);
+    follower.kill('SIGINT');
+
+    // flush empties current files and removes rotated ones.
+    const flushed = await home.cli(['flush', 'rot']);
+    expectOk(flushed);
+    expect(await listRotatedFiles(join(logDir, 'rot-out.log'))).toEqual([]);
+    expect(rotated.length).toBe(2);
+    expect((await stat(join(logDir, 'rot-out.log'))).size).toBe(0);
+
+    // Bad options: one line, exit 4, nothing started.
+    const bad = await home.cli(['start', tick, '--name', 'bad', '--log-type', 'xml']);
+    expect(bad.code).toBe(4);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  }, 90_000);
+
+  it('CLI -o, -e, -l and --time', async () => {
+    home = await tempHome();
+    const out = join(home.dir, 'o.log');
+    const err = join(home.dir, 'e.log');
+    const all = join(home.dir, 'all.log');
+    expectOk(await home.cli(['start', fixture('tick-app.cjs'), '--name', 'cli', '-o', out, '-e', err, '-l', all, '--time'], { env: { TICK_MS: '30' } }));
+    await waitFor(() => existsSync(all) && /tick[\s\S]*tock|tock[\s\S]*tick/.test(readFileSync(all, 'utf8')), 'both streams in the combined file');
+    expect(readFileSync(out, 'utf8')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d: tick 1\n/);
+    expect(readFileSync(err, 'utf8')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d: tock 1\n/);
+  }, 60_000);
+});

@@ -198,7 +198,8 @@ export class AppLogs {
   #pathFor(role: FileRole, instance: number | null): string | null {
     const configured = role === 'out' ? this.spec.outFile : role === 'err' ? this.spec.errFile : this.spec.logFile;
     if (configured === DISCARD || (role === 'combined' && configured === null)) return null;
-    const path = configured ?? join(this.host.logDir, `${this.app}-${role}.log`);
+    const path =
+      typeof configured === 'string' ? configured : join(this.host.logDir, role === 'combined' ? `${this.app}.log` : `${this.app}-${role}.log`);
     return instance === null ? path : perInstance(path, instance);
   }
 }
