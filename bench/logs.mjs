@@ -264,13 +264,18 @@ async function main() {
     }
   }
   if (parts.includes('neighbour')) {
-    for (const c of only.filter((x) => x !== 'direct')) {
-      log(`neighbour: ${c}`);
-      try {
-        results.neighbour[c] = await neighbour(c);
-      } catch (error) {
-        log(`  ${c} failed: ${error.message}`);
-        results.neighbour[c] = { error: error.message };
+    const contenders = only.filter((x) => x !== 'direct');
+    for (let round = 0; round < rounds; round++) {
+      for (const c of contenders.map((_, i) => contenders[(i + round) % contenders.length])) {
+        log(`neighbour round ${round + 1}: ${c}`);
+        try {
+          const r = await neighbour(c);
+          (results.neighbour[c] ??= []).push(r);
+          log(`  ${fmt(r.alone.rps)} -> ${fmt(r.flooded.rps)} req/s, list ${fmt(r.alone.listMs)} -> ${fmt(r.flooded.listMs)} ms`);
+        } catch (error) {
+          log(`  ${c} failed: ${error.message}`);
+          (results.neighbour[c] ??= []).push({ error: error.message });
+        }
       }
     }
   }
@@ -300,12 +305,16 @@ function report(results) {
   }
   if (Object.keys(results.neighbour).length) {
     lines.push(`## A cluster app (${workers} workers, wrk -c${connections}, ${seconds} s) alone and next to a flooding app`, '');
-    const rows = Object.entries(results.neighbour).map(([c, r]) =>
-      r.error
-        ? [c, 'failed', r.error, '', '', '', '']
-        : [c, fmt(r.alone.rps), fmt(r.flooded.rps), `${fmt((1 - r.flooded.rps / r.alone.rps) * 100, 0)} %`, fmt(r.alone.listMs, 0), fmt(r.flooded.listMs, 0), fmt(r.flooded.listMs / r.alone.listMs, 2)],
-    );
-    lines.push(mdTable(['contender', 'req/s alone', 'req/s with flood', 'slowdown', 'list ms alone', 'list ms with flood', 'list x'], rows), '');
+    const rows = Object.entries(results.neighbour).map(([c, rs]) => {
+      const ok = rs.filter((r) => !r.error);
+      if (ok.length === 0) return [c, 'failed', rs[0]?.error ?? '', '', '', '', ''];
+      const m = (f) => median(ok.map(f));
+      const alone = m((r) => r.alone.rps);
+      const flooded = m((r) => r.flooded.rps);
+      const slow = ok.map((r) => `${fmt((1 - r.flooded.rps / r.alone.rps) * 100, 0)} %`).join(', ');
+      return [c, fmt(alone), fmt(flooded), slow, fmt(m((r) => r.alone.listMs), 0), fmt(m((r) => r.flooded.listMs), 0), ok.map((r) => fmt(r.flooded.listMs / r.alone.listMs, 2)).join(', ')];
+    });
+    lines.push(mdTable(['contender', 'req/s alone (median)', 'req/s with flood (median)', 'slowdown per round', 'list ms alone (median)', 'list ms with flood (median)', 'list x per round'], rows), '');
   }
   return lines.join('\n');
 }
