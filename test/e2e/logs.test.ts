@@ -322,5 +322,16 @@ describe("pm2's log options", () => {
     await waitFor(() => existsSync(all) && /tick[\s\S]*tock|tock[\s\S]*tick/.test(readFileSync(all, 'utf8')), 'both streams in the combined file');
     expect(readFileSync(out, 'utf8')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d: tick 1\n/);
     expect(readFileSync(err, 'utf8')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d: tock 1\n/);
+
+    // A bad daemon-wide default: one line, exit 4, no daemon.
+    const other = await tempHome();
+    try {
+      const bad = await other.cli(['ping'], { env: { SUPERVISOR_LOG_MAX_SIZE: '1K' } });
+      expect(bad.code).toBe(4);
+      expect(bad.stderr).toMatch(/^supervisor: SUPERVISOR_LOG_MAX_SIZE must be 0 \(never rotate\) or at least 64K \(got "1K"\)\n$/);
+      expect(await other.daemonPid()).toBeNull();
+    } finally {
+      await other.cleanup();
+    }
   }, 60_000);
 });
