@@ -13,7 +13,9 @@ const MARKER = Buffer.from(PARTIAL_MARKER);
 const NEWLINE = Buffer.from('\n');
 
 export class LineSource {
-  #partial: Buffer | null = null;
+  /** The pieces of the line that waits for its end (kept apart: joined once, when it ends). */
+  #pieces: Buffer[] = [];
+  #waiting = 0;
   #timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -28,42 +30,45 @@ export class LineSource {
   take(chunk: Buffer): Buffer | null {
     const last = chunk.lastIndexOf(10);
     if (last < 0) {
-      const partial = this.#partial ? Buffer.concat([this.#partial, chunk]) : Buffer.from(chunk);
-      if (partial.length >= MAX_PARTIAL) {
-        this.#partial = null;
-        return Buffer.concat([partial, MARKER]);
-      }
-      this.#keep(partial);
-      return null;
+      // A copy: a slice would keep the whole chunk's memory alive while it waits.
+      this.#keep(Buffer.from(chunk));
+      if (this.#waiting < MAX_PARTIAL) return null;
+      return this.#release(MARKER);
     }
-    let whole = last === chunk.length - 1 ? chunk : chunk.subarray(0, last + 1);
-    if (this.#partial) whole = Buffer.concat([this.#partial, whole]);
-    // A copy: a slice would keep the whole chunk's memory alive while it waits.
+    const whole = last === chunk.length - 1 ? chunk : chunk.subarray(0, last + 1);
+    const lines = this.#waiting > 0 ? Buffer.concat([...this.#take(), whole]) : whole;
     if (last < chunk.length - 1) this.#keep(Buffer.from(chunk.subarray(last + 1)));
-    else this.#partial = null;
-    return whole;
+    return lines;
   }
 
   /** The stream ended: a last line without its newline is complete, so it gets one. */
   end(): Buffer | null {
     this.#clearTimer();
-    const partial = this.#partial;
-    this.#partial = null;
-    return partial ? Buffer.concat([partial, NEWLINE]) : null;
+    return this.#waiting > 0 ? this.#release(NEWLINE) : null;
   }
 
-  #keep(partial: Buffer): void {
-    this.#partial = partial;
+  #keep(piece: Buffer): void {
+    this.#pieces.push(piece);
+    this.#waiting += piece.length;
     if (this.#timer) this.#timer.refresh();
     else {
       this.#timer = setTimeout(() => {
         this.#timer = null;
-        const piece = this.#partial;
-        this.#partial = null;
-        if (piece) this.onOverdue(this, Buffer.concat([piece, MARKER]));
+        if (this.#waiting > 0) this.onOverdue(this, this.#release(MARKER));
       }, PARTIAL_WAIT_MS);
       this.#timer.unref();
     }
+  }
+
+  #take(): Buffer[] {
+    const pieces = this.#pieces;
+    this.#pieces = [];
+    this.#waiting = 0;
+    return pieces;
+  }
+
+  #release(ending: Buffer): Buffer {
+    return Buffer.concat([...this.#take(), ending]);
   }
 
   #clearTimer(): void {
