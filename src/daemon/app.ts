@@ -39,6 +39,8 @@ export interface AppContext {
   track(process: ManagedProcess): void;
   /** Something the desired state records changed (apps, specs, slots, statuses). */
   changed(): void;
+  /** The app was deleted and its processes are gone: forget it. */
+  forget(app: App): void;
   /** Starts a process; the default spawns a WorkerProcess. Unit tests pass fakes. */
   spawn?(spec: AppSpec, identity: ProcessIdentity, logs: AppLogsLike): ManagedProcess;
   /** The app's logs; the default writes files under logDir. */
@@ -115,21 +117,23 @@ export class App implements SlotHost {
   /** Starts the given slots (those not running), then waits a little for them to settle. */
   start(slots: readonly Slot[] = this.slots): Promise<void> {
     return this.ops.run('start', async (signal) => {
-      for (const slot of slots) if (this.slots.includes(slot)) slot.start();
-      await this.#settle(slots, signal);
+      const mine = this.#stillHere(slots);
+      for (const slot of mine) slot.start();
+      await this.#settle(mine, signal);
     });
   }
 
   /** Stops the given slots; when that leaves the whole app stopped, its sockets close. */
   stop(slots: readonly Slot[] = this.slots): Promise<void> {
-    return this.ops.run('stop', () => this.#stopSlots(slots));
+    return this.ops.run('stop', () => this.#stopSlots(this.#stillHere(slots)));
   }
 
   restart(slots: readonly Slot[] = this.slots): Promise<void> {
     return this.ops.run('restart', async (signal) => {
-      await Promise.all(slots.map((slot) => slot.hold(() => slot.restart())));
+      const mine = this.#stillHere(slots);
+      await Promise.all(mine.map((slot) => slot.hold(() => slot.restart())));
       checkAborted(signal);
-      await this.#settle(slots, signal);
+      await this.#settle(mine, signal);
     });
   }
 
@@ -143,13 +147,14 @@ export class App implements SlotHost {
     return this.ops.run('reload', async (signal) => {
       const drains: Promise<unknown>[] = [];
       try {
-        for (const slot of slots) {
+        for (const slot of this.#stillHere(slots)) {
           checkAborted(signal);
+          // An earlier step may have taken time: the slot may have left the app meanwhile.
           if (!this.slots.includes(slot)) continue;
           drains.push((await slot.hold(() => slot.replace(signal))).retired);
         }
         this.reloads += 1;
-        await this.#settle(slots, signal);
+        await this.#settle(this.#stillHere(slots), signal);
       } finally {
         // Old processes finish draining even when the reload is aborted; a stop that follows
         // waits for them itself, so only an uninterrupted reload waits here.
@@ -168,29 +173,46 @@ export class App implements SlotHost {
       const running = this.slots.some((slot) => slot.wanted);
       const added: Slot[] = [];
       while (this.slots.length < count) added.push(this.#addSlot());
-      const removed = this.slots.length > count ? this.#removeFromList(this.slots.slice(count)) : [];
+      const removed = this.slots.slice(count);
+      if (running) for (const slot of added) slot.start();
+      // Removed processes stay listed (stopping) until they are gone.
+      await Promise.all(removed.map((slot) => slot.hold(() => slot.stop())));
+      this.#removeFromList(removed);
       this.spec = { ...this.spec, instances: count };
       this.context.changed();
-      if (running) for (const slot of added) slot.start();
-      await Promise.all(removed.map((slot) => slot.hold(() => slot.stop())));
       await this.#settle(added, signal);
     });
   }
 
-  /** `delete <id>`: stops these processes and removes them from the app (its instance count drops). */
+  /**
+   * `delete <id>`: stops these processes and removes them from the app (its instance count
+   * drops). If that would leave none, it is a delete of the app.
+   */
   remove(slots: readonly Slot[]): Promise<void> {
     return this.ops.run('remove', async () => {
-      await Promise.all(slots.map((slot) => slot.hold(() => slot.stop())));
-      this.#removeFromList(slots);
-      this.spec = { ...this.spec, instances: Math.max(1, this.slots.length) };
+      const leaving = this.slots.filter((slot) => slots.includes(slot));
+      if (leaving.length === 0) return;
+      if (leaving.length === this.slots.length) {
+        this.ops.closeForDelete();
+        await this.#deleteNow();
+        return;
+      }
+      await Promise.all(leaving.map((slot) => slot.hold(() => slot.stop())));
+      this.#removeFromList(leaving);
+      this.spec = { ...this.spec, instances: this.slots.length };
       if (this.slots.every((slot) => slot.state.status === 'stopped')) this.closeSockets();
       this.context.changed();
     });
   }
 
-  /** Stops everything for good; the registry forgets the app once this resolves. */
+  /** Stops everything for good, then the registry forgets the app. */
   delete(): Promise<void> {
-    return this.ops.run('delete', () => this.#stopSlots(this.slots));
+    return this.ops.run('delete', () => this.#deleteNow());
+  }
+
+  async #deleteNow(): Promise<void> {
+    await this.#stopSlots(this.slots);
+    this.context.forget(this);
   }
 
   /** The memory guard's replacement of one process; skipped if any operation runs or waits. */
@@ -201,6 +223,15 @@ export class App implements SlotHost {
       const { retired } = await slot.hold(() => slot.replace(signal));
       await untilAborted(retired, signal);
     });
+  }
+
+  /**
+   * The given slots that still belong to the app. A command names its slots when it arrives;
+   * an operation that ran before it (a scale down, a delete of one process) may have removed
+   * some, and a removed slot must never be started again.
+   */
+  #stillHere(slots: readonly Slot[]): Slot[] {
+    return slots.filter((slot) => this.slots.includes(slot));
   }
 
   async #stopSlots(slots: readonly Slot[]): Promise<void> {

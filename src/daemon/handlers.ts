@@ -71,14 +71,7 @@ export const handlers: HandlerMap = {
 
   delete: async ({ target }, ctx) => {
     const selection = ctx.registry.select(target);
-    await eachApp(selection, async ({ app, slots }) => {
-      if (slots.length < app.slots.length) {
-        await app.remove(slots);
-        return;
-      }
-      await app.delete();
-      ctx.registry.remove(app);
-    });
+    await eachApp(selection, ({ app, slots }) => (slots.length < app.slots.length ? app.remove(slots) : app.delete()));
     return rowsOf(ctx.registry, selection);
   },
 

@@ -52,6 +52,7 @@ export class Registry {
         void process.exited.then(() => this.processes.delete(process));
       },
       changed: options.changed ?? (() => undefined),
+      forget: (app) => this.remove(app),
       ...(options.spawn && { spawn: options.spawn }),
       ...(options.createLogs && { createLogs: options.createLogs }),
       ...(options.logService && { logService: options.logService }),
