@@ -50,7 +50,8 @@ export interface AppContext {
 
 export class App implements SlotHost {
   readonly slots: Slot[] = [];
-  readonly logs: AppLogsLike;
+  /** Replaced when an update changes the log options; processes keep the sink they started with. */
+  logs: AppLogsLike;
   readonly ops: OperationQueue;
   readonly sockets = new Map<string, OwnedSocket>();
   /** The last address that could not be bound, kept for `describe`. */
@@ -68,9 +69,7 @@ export class App implements SlotHost {
     restore: readonly { id: number; instance: number }[] = [],
   ) {
     this.ops = new OperationQueue(spec.name);
-    const logs = context.createLogs?.(spec.name, spec) ?? context.logService?.forApp(spec.name, spec.logs);
-    if (!logs) throw new Error('an app needs createLogs or a logService');
-    this.logs = logs;
+    this.logs = this.#createLogs(spec);
     if (restore.length > 0) for (const { id, instance } of restore) this.slots.push(new Slot(id, instance, this));
     else for (let instance = 0; instance < spec.instances; instance++) this.#addSlot();
     this.#startMemoryGuard();
@@ -189,6 +188,7 @@ export class App implements SlotHost {
   update(spec: AppSpec, how: 'reload' | 'restart'): Promise<boolean> {
     return this.ops.run('update', async (signal) => {
       const before = this.spec;
+      const logsBefore = this.logs;
       const changed = !sameSpec({ ...before, instances: 0 }, { ...spec, instances: 0 });
       if (changed) {
         this.spec = { ...spec, instances: this.slots.length };
@@ -196,6 +196,8 @@ export class App implements SlotHost {
         if (how === 'reload' && before.mode === 'cluster' && spec.mode === 'cluster') await this.#replaceAll(this.slots, signal);
         else await Promise.all(this.#stillHere(this.slots).map((slot) => slot.hold(() => slot.restart())));
         if (spec.mode !== 'cluster') this.closeSockets();
+        // New log options: the replaced processes wrote to the old files until they went.
+        if (this.logs !== logsBefore) void logsBefore.close();
         checkAborted(signal);
       }
       for (const slot of this.slots) if (!slot.wanted) slot.start();
@@ -219,8 +221,15 @@ export class App implements SlotHost {
   }
 
   /** What follows from a new spec besides the processes themselves. */
+  #createLogs(spec: AppSpec): AppLogsLike {
+    const logs = this.context.createLogs?.(spec.name, spec) ?? this.context.logService?.forApp(spec.name, spec.logs);
+    if (!logs) throw new Error('an app needs createLogs or a logService');
+    return logs;
+  }
+
   #specChanged(before: AppSpec): void {
     for (const slot of this.slots) slot.specChanged();
+    if (JSON.stringify(before.logs) !== JSON.stringify(this.spec.logs)) this.logs = this.#createLogs(this.spec);
     if (before.maxMemoryRestart !== this.spec.maxMemoryRestart) {
       this.#memoryGuard?.stop();
       this.#memoryGuard = null;

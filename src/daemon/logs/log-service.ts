@@ -81,12 +81,13 @@ export class LogService implements AppLogsHost {
     const key = resolve(path);
     let open = this.#files.get(key);
     if (!open) {
-      // The first app to name a file sets its rotation.
       const opened: OpenFile = { file: new LogFile(key, rotation, this.#events(() => opened.owners)), owners: new Set() };
       open = opened;
       this.#files.set(key, open);
     }
     open.owners.add(owner);
+    // The latest app to name the file sets its rotation (an update may have changed it).
+    open.file.rotation = rotation;
     return open.file;
   }
 
