@@ -25,6 +25,7 @@ interface StartOptions {
   maxMemoryRestart?: string;
   autorestart?: boolean;
   shutdownWithMessage?: boolean;
+  strict?: boolean;
 }
 
 // commander is CommonJS: require() loads it in about half the time that import() takes, since
@@ -72,6 +73,7 @@ export function buildProgram(): Command {
     .option('--max-memory-restart <size>', 'reload a process above this memory, e.g. 300M')
     .option('--no-autorestart', 'do not restart processes that exit')
     .option('--shutdown-with-message', "stop by sending 'shutdown' over IPC instead of a signal")
+    .option('--strict', 'config files: unknown or unsupported options are errors, not warnings')
     .option('--json', 'print the started processes as JSON')
     .action(async (target: string, args: string[], opts: StartOptions & { json?: boolean }) => {
       const { existsSync } = await import('node:fs');
@@ -90,7 +92,7 @@ export function buildProgram(): Command {
       const { isConfigFile, loadConfigFile } = await import('./config-file.js');
       const { toAppSpec } = await import('./app-config.js');
       const specs = isConfigFile(target)
-        ? await loadConfigFile(target, process.env, warn)
+        ? await loadConfigFile(target, process.env, warn, opts.strict)
         : [
             toAppSpec(
               {
@@ -109,7 +111,7 @@ export function buildProgram(): Command {
                 ...(opts.autorestart === false && { autorestart: false }),
                 ...(opts.shutdownWithMessage !== undefined && { shutdown_with_message: opts.shutdownWithMessage }),
               },
-              { cwd: process.cwd(), env: process.env, warn },
+              { cwd: process.cwd(), env: process.env, warn, strict: opts.strict ?? false },
             ),
           ];
       if (isConfigFile(target) && (opts.name || opts.instances)) warn('--name and -i apply to scripts; the config file decides for its apps');

@@ -14,7 +14,7 @@ export function isConfigFile(path: string): boolean {
   return /\.config\.(c|m)?js$/.test(path) || path.endsWith('.json');
 }
 
-export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<AppSpec[]> {
+export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv, warn: (line: string) => void, strict = false): Promise<AppSpec[]> {
   const file = resolve(path);
   let content: unknown;
   try {
@@ -30,6 +30,6 @@ export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv, warn:
   }
   const apps = isRecord(content) && Array.isArray(content['apps']) ? content['apps'] : Array.isArray(content) ? content : [content];
   if (apps.length === 0) throw new SupervisorError('INVALID_REQUEST', `config file ${file} lists no apps`);
-  const base = { cwd: dirname(file), env, warn };
+  const base = { cwd: dirname(file), env, warn, strict };
   return apps.map((app, i) => toAppSpec(app as AppConfig, base, `${file}: apps[${i}]`));
 }

@@ -53,6 +53,9 @@ export class Registry {
     if (target === 'all') return [...this.apps.values()].map((app) => ({ app, slots: [...app.slots] }));
     const byName = this.apps.get(target);
     if (byName) return [{ app: byName, slots: [...byName.slots] }];
+    // pm2's namespaces: a name no app has may name a group of apps.
+    const group = [...this.apps.values()].filter((app) => app.spec.namespace === target);
+    if (group.length > 0) return group.map((app) => ({ app, slots: [...app.slots] }));
     if (/^\d+$/.test(target)) {
       const id = Number(target);
       for (const app of this.apps.values()) {

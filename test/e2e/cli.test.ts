@@ -279,7 +279,8 @@ describe('cli', () => {
       ['an invalid app name', ['start', fixture('idle-app.cjs'), '--name', '42'], 4, /name/],
       ['a config file with a syntax error', ['start', syntax], 4, /syntax\.config\.js/],
       ['a JSON config that does not parse', ['start', badJson], 4, /bad\.json/],
-      ['a config with an unknown option', ['start', unknownOption], 4, /unknown option "colour"/],
+      // Without --strict an unknown key far from any option is a warning, as in pm2.
+      ['a config with an unknown option', ['start', unknownOption, '--strict'], 4, /unknown option "colour"/],
       ['a config listing no apps', ['start', noApps], 4, /no apps/],
       ['a missing config file', ['start', join(home.dir, 'missing.config.js')], 1, /does not exist/],
       ['an unknown command', ['frobnicate'], 1, /unknown command/],
