@@ -89,6 +89,12 @@ export const handlers: HandlerMap = {
     return rows;
   },
 
+  reset: async ({ target }, ctx) => {
+    const selection = ctx.registry.select(target);
+    for (const { slots } of selection) for (const slot of slots) slot.resetCounters();
+    return rowsOf(ctx.registry, selection);
+  },
+
   describe: async ({ target }, ctx) => {
     const selection = ctx.registry.select(target);
     const rows = await withMetrics(ctx.registry, rowsOf(ctx.registry, selection));

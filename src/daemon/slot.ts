@@ -135,6 +135,12 @@ export class Slot {
     }
   }
 
+  /** `reset`: the restart count and the memory of unstable exits start again from 0. */
+  resetCounters(): void {
+    this.restarts = 0;
+    this.policy.reset();
+  }
+
   signal(signal: NodeJS.Signals): boolean {
     return this.#worker?.signal(signal) ?? false;
   }

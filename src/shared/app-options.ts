@@ -236,7 +236,7 @@ export const APP_OPTIONS = {
     type: 'environment variable name',
     doc: 'a variable set to its value in `env` (0 if unset or not a number) plus the instance number: `PORT` 3000 gives 3000, 3001...',
   }),
-  namespace: textOr({ pm2: 'namespace', defaultText: '`default`', doc: 'a group name: `stop`, `restart`, `reload`, `delete` and `start` accept it as a target for all of its apps' }, 'default'),
+  namespace: textOr({ pm2: 'namespace', defaultText: '`default`', doc: 'a group name: commands that take an app (`stop`, `restart`, `reload`, `delete`, `reset`, `start`...) take it too and act on all of its apps; an app of that name wins' }, 'default'),
 } as const satisfies Record<string, OptionDef>;
 
 export type AppOptions = typeof APP_OPTIONS;
