@@ -12,7 +12,7 @@ import { APP_OPTIONS, EXEC_MODES, PM2_PENDING, PM2_UNSUPPORTED, type AppConfig, 
 import { isSignalName, MAX_INSTANCES, validateAppName } from '../shared/app-spec-validate.js';
 import { SupervisorError } from '../shared/errors.js';
 import { invalid, isRecord } from '../shared/validate.js';
-import { findCommand, findTsxLoader, type CommandFinder } from './commands.js';
+import { findCommand, findTsxLoader, type CommandFinder } from '../shared/commands.js';
 import { closestKey } from './suggest.js';
 
 export type { AppConfig };

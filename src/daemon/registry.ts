@@ -4,6 +4,7 @@
  */
 import { access, constants, stat } from 'node:fs/promises';
 import type { AppSpec } from '../shared/app-spec.js';
+import { interpreterProblem } from '../shared/commands.js';
 import { SupervisorError } from '../shared/errors.js';
 import type { ProcessInfo } from '../shared/protocol.js';
 import { App, type AppContext } from './app.js';
@@ -34,6 +35,8 @@ export class Registry {
       names.add(spec.name);
       await mustExist(spec.script, spec.interpreter === 'none' ? 'executable' : 'file', `script ${spec.script}`);
       await mustExist(spec.cwd, 'directory', `working directory ${spec.cwd}`);
+      const interpreter = interpreterProblem(spec);
+      if (interpreter !== null) throw new SupervisorError('FAILED', interpreter);
     }
   }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bytes, duration, interpreterFor, parseInstances, toAppSpec, type AppConfig, type ConvertBase } from '../../src/client/app-config.js';
-import type { CommandFinder } from '../../src/client/commands.js';
+import type { CommandFinder } from '../../src/shared/commands.js';
 import { validateAppName, validateAppSpec } from '../../src/shared/app-spec-validate.js';
 import { APP_DEFAULTS, type AppSpec } from '../../src/shared/app-spec.js';
 import { SupervisorError } from '../../src/shared/errors.js';

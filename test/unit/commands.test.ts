@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findCommand, findTsxLoader } from '../../src/client/commands.js';
+import { findCommand, findTsxLoader, interpreterProblem } from '../../src/shared/commands.js';
 
 let dir: string;
 const bin = (): string => join(dir, 'bin');
@@ -71,5 +71,18 @@ describe('findTsxLoader', () => {
 
   it('is null without tsx', () => {
     expect(findTsxLoader({ cwd: app(), env: { PATH: '/nonexistent' } })).toBeNull();
+  });
+});
+
+describe('interpreterProblem (the daemon\'s check)', () => {
+  it('accepts node, none, a name on PATH and an executable path', () => {
+    for (const interpreter of ['node', 'none', 'tool', join(bin(), 'tool')]) expect(interpreterProblem({ interpreter, env: { PATH: bin() } }), interpreter).toBeNull();
+  });
+
+  it('refuses a name not on PATH (node_modules/.bin is not searched by spawn), a missing or relative path', () => {
+    expect(interpreterProblem({ interpreter: 'local', env: { PATH: bin() } })).toMatch(/interpreter local does not exist/);
+    expect(interpreterProblem({ interpreter: join(bin(), 'nope'), env: {} })).toMatch(/does not exist/);
+    expect(interpreterProblem({ interpreter: join(bin(), 'not-executable'), env: {} })).toMatch(/not executable/);
+    expect(interpreterProblem({ interpreter: 'bin/tool', env: {} })).not.toBeNull();
   });
 });

@@ -2,7 +2,9 @@
  * Finding commands as a shell does: a name without a slash is looked up in the app's
  * `node_modules/.bin` (as `npm run` would) and then on the app's PATH; a path is taken
  * relative to the app's directory. Used for scripts that are not files (`npm`, `next`) and for
- * interpreters, so that a missing one is an error at `start` instead of a crash loop.
+ * interpreters, so that a missing one is an error at `start` instead of a crash loop. The
+ * client resolves with it; the daemon checks with `interpreterProblem` what arrives over the
+ * wire or from dump.json.
  */
 import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -45,13 +47,19 @@ export const findCommand: CommandFinder = (command, { cwd, env }) => {
     const candidate = join(dir, command);
     if (isExecutableFile(candidate)) return { path: candidate, onPath: false };
   }
+  const path = findOnPath(command, env);
+  return path === null ? null : { path, onPath: true };
+};
+
+/** The executable `command` names on PATH alone, as spawn finds it. Relative entries are skipped. */
+export function findOnPath(command: string, env: Record<string, string>): string | null {
   for (const dir of (env['PATH'] ?? '').split(delimiter)) {
     if (dir.length === 0 || !isAbsolute(dir)) continue;
     const candidate = join(dir, command);
-    if (isExecutableFile(candidate)) return { path: candidate, onPath: true };
+    if (isExecutableFile(candidate)) return candidate;
   }
   return null;
-};
+}
 
 /**
  * The file URL of tsx's loader, for `node --import <url>`: from the app's own node_modules
@@ -107,4 +115,16 @@ function tsxEntry(dir: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Why the daemon could not start a spec's interpreter, or null if it can: an absolute path must
+ * be an executable file, a name must be on the app's PATH (where spawn looks; the client has
+ * already turned names found in node_modules/.bin into paths).
+ */
+export function interpreterProblem(spec: { interpreter: string; env: Record<string, string> }): string | null {
+  const { interpreter } = spec;
+  if (interpreter === 'node' || interpreter === 'none') return null;
+  if (interpreter.includes('/')) return isAbsolute(interpreter) && isExecutableFile(interpreter) ? null : `interpreter ${interpreter} does not exist or is not executable`;
+  return findOnPath(interpreter, spec.env) !== null ? null : `interpreter ${interpreter} does not exist (not on the app's PATH)`;
 }
