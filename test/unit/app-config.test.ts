@@ -206,7 +206,7 @@ describe('toAppSpec', () => {
       queueSize: APP_DEFAULTS.queueSize,
       queueTimeoutMs: APP_DEFAULTS.queueTimeoutMs,
       drainIdleMs: APP_DEFAULTS.drainIdleMs,
-      drainTimeoutMs: 30_000,
+      drainTimeoutMs: APP_DEFAULTS.drainTimeoutMs,
       instanceVar: 'NODE_APP_INSTANCE',
       incrementVar: null,
       namespace: 'default',
