@@ -32,6 +32,11 @@ interface StartOptions {
   logDateFormat?: string;
   mergeLogs?: boolean;
   logType?: string;
+  env?: string;
+  only?: string;
+  strict?: boolean;
+  force?: boolean;
+  updateEnv?: boolean;
 }
 
 // commander is CommonJS: require() loads it in about half the time that import() takes, since
@@ -89,56 +94,43 @@ export function buildProgram(): Command {
     .option('--merge-logs', 'one log file per stream for every process (the default)')
     .option('--no-merge-logs', 'one log file per stream and instance (<file>-<instance>.log)')
     .option('--log-type <type>', '"json": one JSON object per line')
+    .option('--env <name>', 'config files: add each app\'s env_<name> over its env')
+    .option('--only <names>', 'config files: start only these apps (comma-separated)')
+    .option('--strict', 'config files: unknown or unsupported options are errors, not warnings')
+    .option('-f, --force', 'a script that already runs is restarted instead of refused')
+    .option('--update-env', 'accepted for pm2 compatibility (a started app always gets this environment)')
     .option('--json', 'print the started processes as JSON')
     .action(async (target: string, args: string[], opts: StartOptions & { json?: boolean }) => {
-      const { existsSync } = await import('node:fs');
-      if (!existsSync(target) && /^[\w.@-]+$/.test(target) && !/\.(c|m)?js$|\.json$/.test(target)) {
-        // `start <name>` on an app the daemon knows starts its stopped processes, as in pm2.
-        // No daemon means no such app: fail without starting one.
-        const rows = await withDaemon((sv) => sv.call('restart', { target }), { start: false }).catch((error: unknown) => {
-          if (error instanceof SupervisorError && (error.code === 'NOT_FOUND' || error.code === 'UNREACHABLE')) {
-            throw new SupervisorError('FAILED', `script ${target} does not exist, and no app is named "${target}"`);
-          }
-          throw error;
-        });
-        printRows(rows, opts.json);
-        return;
-      }
-      const { isConfigFile, loadConfigFile } = await import('./config-file.js');
-      const { toAppSpec } = await import('./app-config.js');
-      const specs = isConfigFile(target)
-        ? await loadConfigFile(target, process.env, warn)
-        : [
-            toAppSpec(
-              {
-                script: target,
-                args,
-                ...(opts.name !== undefined && { name: opts.name }),
-                ...(opts.instances !== undefined && { instances: opts.instances }),
-                ...(opts.mode !== undefined && { exec_mode: opts.mode }),
-                ...(opts.balance !== undefined && { balance: opts.balance }),
-                ...(opts.waitReady !== undefined && { wait_ready: opts.waitReady }),
-                ...(opts.listenTimeout !== undefined && { listen_timeout: opts.listenTimeout }),
-                ...(opts.killTimeout !== undefined && { kill_timeout: opts.killTimeout }),
-                ...(opts.interpreter !== undefined && { interpreter: opts.interpreter }),
-                ...(opts.nodeArgs !== undefined && { node_args: opts.nodeArgs }),
-                ...(opts.maxMemoryRestart !== undefined && { max_memory_restart: opts.maxMemoryRestart }),
-                ...(opts.autorestart === false && { autorestart: false }),
-                ...(opts.shutdownWithMessage !== undefined && { shutdown_with_message: opts.shutdownWithMessage }),
-                ...(opts.output !== undefined && { out_file: opts.output }),
-                ...(opts.error !== undefined && { error_file: opts.error }),
-                ...(opts.log !== undefined && { log_file: opts.log }),
-                ...(opts.time !== undefined && { time: opts.time }),
-                ...(opts.logDateFormat !== undefined && { log_date_format: opts.logDateFormat }),
-                ...(opts.mergeLogs !== undefined && { merge_logs: opts.mergeLogs }),
-                ...(opts.logType !== undefined && { log_type: opts.logType }),
-              },
-              { cwd: process.cwd(), env: process.env, warn },
-            ),
-          ];
-      if (isConfigFile(target) && (opts.name || opts.instances)) warn('--name and -i apply to scripts; the config file decides for its apps');
-      const rows = await withDaemon((sv) => sv.call('start', { apps: specs }));
-      printRows(rows, opts.json);
+      const { startCommand } = await import('./start-command.js');
+      const config = {
+        ...(opts.name !== undefined && { name: opts.name }),
+        ...(opts.instances !== undefined && { instances: opts.instances }),
+        ...(opts.mode !== undefined && { exec_mode: opts.mode }),
+        ...(opts.balance !== undefined && { balance: opts.balance }),
+        ...(opts.waitReady !== undefined && { wait_ready: opts.waitReady }),
+        ...(opts.listenTimeout !== undefined && { listen_timeout: opts.listenTimeout }),
+        ...(opts.killTimeout !== undefined && { kill_timeout: opts.killTimeout }),
+        ...(opts.interpreter !== undefined && { interpreter: opts.interpreter }),
+        ...(opts.nodeArgs !== undefined && { node_args: opts.nodeArgs }),
+        ...(opts.maxMemoryRestart !== undefined && { max_memory_restart: opts.maxMemoryRestart }),
+        ...(opts.autorestart === false && { autorestart: false }),
+        ...(opts.shutdownWithMessage !== undefined && { shutdown_with_message: opts.shutdownWithMessage }),
+        ...(opts.output !== undefined && { out_file: opts.output }),
+        ...(opts.error !== undefined && { error_file: opts.error }),
+        ...(opts.log !== undefined && { log_file: opts.log }),
+        ...(opts.time !== undefined && { time: opts.time }),
+        ...(opts.logDateFormat !== undefined && { log_date_format: opts.logDateFormat }),
+        ...(opts.mergeLogs !== undefined && { merge_logs: opts.mergeLogs }),
+        ...(opts.logType !== undefined && { log_type: opts.logType }),
+      };
+      const flags = {
+        config,
+        ...(opts.env !== undefined && { envName: opts.env }),
+        ...(opts.only !== undefined && { only: opts.only.split(/[,\s]+/).filter((name) => name.length > 0) }),
+        ...(opts.strict !== undefined && { strict: opts.strict }),
+        ...(opts.force !== undefined && { force: opts.force }),
+      };
+      printRows(await startCommand(target, args, flags, withDaemon, warn), opts.json);
     });
 
   program
@@ -156,13 +148,30 @@ export function buildProgram(): Command {
   ] as const) {
     const command = program.command(name).description(description);
     if (name === 'delete') command.alias('del');
+    // pm2's startOrReload; what it does with a config file comes with config-file targets.
+    if (name === 'reload') command.alias('startOrReload');
+    if (name === 'restart' || name === 'reload') command.option('--update-env', 'accepted for pm2 compatibility; the environment is not replaced yet');
     command
-      .argument('<target>', 'app name, process id, or "all"')
+      .argument('<target>', 'app name, namespace, process id, or "all"')
       .option('--json', 'print the affected processes as JSON')
       .action(async (target: string, opts: { json?: boolean }) => {
-        printRows(await withDaemon((sv) => sv.call(name, { target })), opts.json);
+        const rows = await withDaemon((sv) => sv.call(name, { target }));
+        // As pm2: "all" with nothing to act on is a failure, so a deploy script notices.
+        if (target === 'all' && rows.length === 0) throw new SupervisorError('NOT_FOUND', `no apps to ${name} (see: supervisor list)`);
+        printRows(rows, opts.json);
       });
   }
+
+  program
+    .command('reset')
+    .description('set the restart counters of processes back to 0')
+    .argument('<target>', 'app name, namespace, process id, or "all"')
+    .option('--json', 'print the affected processes as JSON')
+    .action(async (target: string, opts: { json?: boolean }) => {
+      const rows = await withDaemon((sv) => sv.call('reset', { target }));
+      if (target === 'all' && rows.length === 0) throw new SupervisorError('NOT_FOUND', 'no apps to reset (see: supervisor list)');
+      printRows(rows, opts.json);
+    });
 
   program
     .command('scale')

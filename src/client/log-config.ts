@@ -8,82 +8,76 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { compileDateFormat, TIME_DATE_FORMAT } from '../shared/log-date-format.js';
-import { checkMaxSize, checkRetain, DEFAULT_LOG_SPEC, DISCARD, parseSize, type LogSpec } from '../shared/log-options.js';
+import { checkMaxSize, checkRetain, DEFAULT_LOG_SPEC, DISCARD, LOG_OPTIONS, parseSize, type LogConfig, type LogSpec } from '../shared/log-options.js';
 import { invalid } from '../shared/validate.js';
 
-/** The log options of AppConfig. */
-export interface LogConfig {
-  out_file?: string;
-  error_file?: string;
-  /** pm2's other name for error_file. */
-  err_file?: string;
-  log_file?: string | boolean;
-  merge_logs?: boolean;
-  /** pm2's other name for merge_logs. */
-  combine_logs?: boolean;
-  log_date_format?: string;
-  time?: boolean;
-  log_type?: string;
-  log_max_size?: number | string;
-  log_retain?: number | string;
-  log_compress?: boolean;
+export type { LogConfig };
+
+/** Every key of the log options, aliases included. */
+export const LOG_OPTION_NAMES: readonly string[] = LOG_OPTIONS.flatMap((option) => [option.key, ...option.aliases]);
+
+/** The value a config gives for a log option: its key first, then its aliases (pm2's order). */
+function read(config: LogConfig, key: (typeof LOG_OPTIONS)[number]['key'], where: string): { key: keyof LogConfig; value: unknown } {
+  const option = LOG_OPTIONS.find((o) => o.key === key) as (typeof LOG_OPTIONS)[number];
+  const given = ([option.key, ...option.aliases] as (keyof LogConfig)[]).filter((name) => config[name] !== undefined);
+  // Two names of one option (error_file and err_file) is a mistake more likely than a wish.
+  if (given.length > 1) invalid(`${where}: ${given.join(' and ')} are the same option; give one`);
+  const [name] = given;
+  return name === undefined ? { key, value: undefined } : { key: name, value: config[name] };
 }
 
-export const LOG_OPTION_NAMES = [
-  'out_file', 'error_file', 'err_file', 'log_file', 'merge_logs', 'combine_logs', 'log_date_format', 'time', 'log_type',
-  'log_max_size', 'log_retain', 'log_compress',
-] as const;
-
 export function toLogSpec(config: LogConfig, cwd: string, where: string): LogSpec {
-  const path = (key: 'out_file' | 'error_file' | 'err_file' | 'log_file', value: unknown): string => {
+  const path = (key: string, value: unknown): string => {
     if (typeof value !== 'string' || value.length === 0) invalid(`${where}.${key} must be a file path (or "/dev/null")`);
     if (value === DISCARD || value === 'NULL') return DISCARD;
     if (value === '~' || value.startsWith('~/')) return join(homedir(), value.slice(1));
     return isAbsolute(value) ? value : resolve(cwd, value);
   };
-  const flag = (key: 'merge_logs' | 'combine_logs' | 'time' | 'log_compress'): boolean | undefined => {
-    const value = config[key];
+  const flag = (option: 'merge_logs' | 'time' | 'log_compress'): boolean | undefined => {
+    const { key, value } = read(config, option, where);
     if (value !== undefined && typeof value !== 'boolean') invalid(`${where}.${key} must be true or false`);
-    return value;
+    return value as boolean | undefined;
   };
-  if (config.error_file !== undefined && config.err_file !== undefined) invalid(`${where}: error_file and err_file are the same option; give one`);
-  const errFile = config.error_file ?? config.err_file;
-  const logFile = config.log_file;
+  const out = read(config, 'out_file', where);
+  const err = read(config, 'error_file', where);
+  const log = read(config, 'log_file', where);
 
   let dateFormat: string | null = null;
-  if (config.log_date_format !== undefined) {
-    if (typeof config.log_date_format !== 'string') invalid(`${where}.log_date_format must be a string such as "YYYY-MM-DD HH:mm:ss Z"`);
+  const format = read(config, 'log_date_format', where).value;
+  if (format !== undefined) {
+    if (typeof format !== 'string') invalid(`${where}.log_date_format must be a string such as "YYYY-MM-DD HH:mm:ss Z"`);
     try {
-      compileDateFormat(config.log_date_format);
+      compileDateFormat(format);
     } catch (error) {
       invalid(`${where}.log_date_format ${(error as Error).message}`);
     }
-    dateFormat = config.log_date_format;
+    dateFormat = format;
   }
   // pm2 lets time: true replace any log_date_format; here the format written out wins.
   if (dateFormat === null && flag('time')) dateFormat = TIME_DATE_FORMAT;
 
-  const logType = config.log_type ?? 'raw';
+  const logType = read(config, 'log_type', where).value ?? 'raw';
   if (logType !== 'raw' && logType !== 'json') invalid(`${where}.log_type must be "json" or "raw"`);
 
   let maxSize: number | null = null;
-  if (config.log_max_size !== undefined) {
-    maxSize = parseSize(config.log_max_size);
+  const size = read(config, 'log_max_size', where).value;
+  if (size !== undefined) {
+    maxSize = parseSize(size);
     const problem = checkMaxSize(maxSize);
     if (problem) invalid(`${where}.log_max_size ${problem}`);
   }
   let retain: number | null = null;
-  if (config.log_retain !== undefined) {
-    const problem = checkRetain(config.log_retain);
+  const kept = read(config, 'log_retain', where).value;
+  if (kept !== undefined) {
+    const problem = checkRetain(kept);
     if (problem) invalid(`${where}.log_retain ${problem}`);
-    retain = Number(config.log_retain);
+    retain = Number(kept);
   }
-  const mergeLogs = flag('merge_logs') ?? flag('combine_logs') ?? DEFAULT_LOG_SPEC.mergeLogs;
   return {
-    outFile: config.out_file === undefined ? null : path('out_file', config.out_file),
-    errFile: errFile === undefined ? null : path(config.error_file !== undefined ? 'error_file' : 'err_file', errFile),
-    logFile: logFile === undefined || logFile === false ? null : logFile === true ? true : path('log_file', logFile),
-    mergeLogs,
+    outFile: out.value === undefined ? null : path(out.key, out.value),
+    errFile: err.value === undefined ? null : path(err.key, err.value),
+    logFile: log.value === undefined || log.value === false ? null : log.value === true ? true : path(log.key, log.value),
+    mergeLogs: flag('merge_logs') ?? DEFAULT_LOG_SPEC.mergeLogs,
     dateFormat,
     logType,
     maxSize,

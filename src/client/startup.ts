@@ -10,12 +10,14 @@ import { SupervisorError } from '../shared/errors.js';
 import { resolveHome } from '../shared/paths.js';
 
 const CLI = fileURLToPath(new URL('../../bin/supervisor.js', import.meta.url));
+/** This project's systemd page, shipped in the package (docs/), and its npm page. */
+const DOCS = `${new URL('../../docs/SYSTEMD.md', import.meta.url).href} https://www.npmjs.com/package/supervisor-node`;
 
-export function systemdUnit(options: { user: string; home: string; node: string; cli: string; path: string }): string {
+export function systemdUnit(options: { user: string; home: string; node: string; cli: string; path: string; docs?: string }): string {
   const run = (args: string): string => `${options.node} ${options.cli} ${args}`;
   return `[Unit]
 Description=Supervisor process manager (${options.user})
-Documentation=https://www.npmjs.com/package/supervisor
+Documentation=${options.docs ?? DOCS}
 After=network.target
 
 [Service]

@@ -75,6 +75,12 @@ export const handlers: HandlerMap = {
     return rowsOf(ctx.registry, selection);
   },
 
+  reset: async ({ target }, ctx) => {
+    const selection = ctx.registry.select(target);
+    for (const { slots } of selection) for (const slot of slots) slot.resetCounters();
+    return rowsOf(ctx.registry, selection);
+  },
+
   describe: async ({ target }, ctx) => {
     const selection = ctx.registry.select(target);
     const rows = await withMetrics(ctx.registry, rowsOf(ctx.registry, selection));

@@ -232,12 +232,20 @@ export function commandLine(spec: AppSpec, runtimeUrl: string): CommandLine {
 }
 
 function workerEnv(spec: AppSpec, identity: ProcessIdentity): NodeJS.ProcessEnv {
-  return {
+  const env: NodeJS.ProcessEnv = {
     ...spec.env,
     SUPERVISOR_ID: String(identity.slotId),
     SUPERVISOR_INSTANCE: String(identity.instance),
     SUPERVISOR_APP: spec.name,
     SUPERVISOR_MODE: spec.mode,
-    NODE_APP_INSTANCE: String(identity.instance),
+    SUPERVISOR_NAMESPACE: spec.namespace,
+    // pm2's instance_var renames NODE_APP_INSTANCE (its default).
+    [spec.instanceVar]: String(identity.instance),
   };
+  if (spec.incrementVar !== null) {
+    // pm2's increment_var: the app's value (0 if unset or not a number) plus the instance number.
+    const start = Number(spec.env[spec.incrementVar]);
+    env[spec.incrementVar] = String((Number.isFinite(start) ? start : 0) + identity.instance);
+  }
+  return env;
 }

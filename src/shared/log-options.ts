@@ -83,6 +83,46 @@ export function rotationFromEnv(env: NodeJS.ProcessEnv): RotationSettings {
   return settings;
 }
 
+/** The log options of a config file (pm2's names), as a user writes them. */
+export interface LogConfig {
+  out_file?: string;
+  out?: string;
+  output?: string;
+  out_log?: string;
+  error_file?: string;
+  err_file?: string;
+  error?: string;
+  err?: string;
+  err_log?: string;
+  log_file?: string | boolean;
+  log?: string | boolean;
+  merge_logs?: boolean;
+  combine_logs?: boolean;
+  log_date_format?: string;
+  time?: boolean;
+  log_type?: string;
+  log_max_size?: number | string;
+  log_retain?: number | string;
+  log_compress?: boolean;
+}
+
+/**
+ * Every log key a config may use, once: its pm2 aliases, its `start` flag and its docs. The
+ * client reads keys through this table, and docs/CONFIG.md's log rows are generated from it.
+ */
+export const LOG_OPTIONS = [
+  { key: 'out_file', aliases: ['out', 'output', 'out_log'], cli: '-o, --output', type: 'path or `/dev/null`', defaultText: '`$SUPERVISOR_HOME/logs/<name>-out.log`', doc: 'stdout; relative to `cwd`; `/dev/null` (or `NULL`) discards it' },
+  { key: 'error_file', aliases: ['err_file', 'error', 'err', 'err_log'], cli: '-e, --error', type: 'path or `/dev/null`', defaultText: '`$SUPERVISOR_HOME/logs/<name>-err.log`', doc: 'stderr, likewise; daemon notes go here too' },
+  { key: 'log_file', aliases: ['log'], cli: '-l, --log [path]', type: 'path or `true`', defaultText: 'none', doc: 'a further file that gets both streams; `true`: `<name>.log` in the logs folder' },
+  { key: 'merge_logs', aliases: ['combine_logs'], cli: '--[no-]merge-logs', type: 'boolean', defaultText: 'true', doc: 'one file per stream for every process; false: one per instance, `<file>-<instance>.log`' },
+  { key: 'log_date_format', aliases: [], cli: '--log-date-format', type: 'pm2 date format', defaultText: 'none', doc: 'each line starts with the time in this format (`YYYY-MM-DD HH:mm:ss Z`...)' },
+  { key: 'time', aliases: [], cli: '--time', type: 'boolean', defaultText: 'false', doc: 'each line starts with the time (ISO format) unless `log_date_format` says otherwise' },
+  { key: 'log_type', aliases: [], cli: '--log-type', type: '`raw`, `json`', defaultText: '`raw`', doc: '`json`: one object per line with pm2\'s fields (`message`, `timestamp`, `type`, `process_id`, `app_name`)' },
+  { key: 'log_max_size', aliases: [], cli: undefined, type: 'size', defaultText: '10M (`SUPERVISOR_LOG_MAX_SIZE`)', doc: 'rotate a file when it reaches this; 0 never rotates' },
+  { key: 'log_retain', aliases: [], cli: undefined, type: 'integer, 0 to 1000', defaultText: '4 (`SUPERVISOR_LOG_RETAIN`)', doc: 'rotated files kept per log file' },
+  { key: 'log_compress', aliases: [], cli: undefined, type: 'boolean', defaultText: 'false (`SUPERVISOR_LOG_COMPRESS`)', doc: 'gzip rotated files' },
+] as const satisfies readonly { key: keyof LogConfig; aliases: readonly (keyof LogConfig)[]; cli: string | undefined; type: string; defaultText: string; doc: string }[];
+
 /** DISCARD as a file: nothing is written, and a stream with nowhere else to go is not even read. */
 export const DISCARD = '/dev/null';
 

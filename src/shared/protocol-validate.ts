@@ -24,6 +24,7 @@ const PARAM_CHECKERS: { [M in Method]: ParamChecker<M> } = {
   restart: target,
   reload: target,
   delete: target,
+  reset: target,
   describe: target,
   scale: (p) => ({
     name: validateAppName(p['name'], 'params.name'),

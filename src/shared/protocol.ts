@@ -134,6 +134,8 @@ export interface Methods {
   restart: { params: { target: Target }; result: ProcessInfo[] };
   reload: { params: { target: Target }; result: ProcessInfo[] };
   delete: { params: { target: Target }; result: ProcessInfo[] };
+  /** Sets restart counters (and the memory of unstable exits) back to 0, as pm2's reset. */
+  reset: { params: { target: Target }; result: ProcessInfo[] };
   describe: { params: { target: Target }; result: AppDescription[] };
   scale: { params: { name: string; count: number; relative: boolean }; result: ProcessInfo[] };
   signal: { params: { target: Target; signal: string }; result: ProcessInfo[] };

@@ -44,6 +44,7 @@ const VALID_PARAMS: { [M in Method]: Params<M> } = {
   restart: { target: '3' },
   reload: { target: 'all' },
   delete: { target: 'web' },
+  reset: { target: 'web' },
   describe: { target: 'web' },
   scale: { name: 'web', count: -2, relative: true },
   signal: { target: 'web', signal: 'SIGUSR2' },
