@@ -27,6 +27,8 @@ export class App implements SlotHost {
   readonly sockets = new Map<string, OwnedSocket>();
   /** The last address that could not be bound, kept for `describe`. */
   lastListenError: { address: string; error: ListenError } | null = null;
+  /** Reloads of the app that completed (supervisor_reloads_total). */
+  reloads = 0;
   readonly #memoryGuard: MemoryGuard | null;
 
   constructor(

@@ -70,9 +70,10 @@ export const handlers: HandlerMap = {
 
   reload: async ({ target }, ctx) => {
     const selection = ctx.registry.select(target);
-    for (const { slots } of selection) {
+    for (const { app, slots } of selection) {
       // One slot at a time: the others keep serving while each is replaced.
       for (const slot of slots) await slot.reload();
+      app.reloads += 1;
     }
     await settle(selection.flatMap(({ slots }) => slots));
     return rowsOf(ctx.registry, selection);

@@ -8,11 +8,14 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
+import { metricsAddressSetting } from '../shared/metrics-address.js';
 import { homePaths } from '../shared/paths.js';
 import { PROTOCOL_VERSION, type DaemonInfo } from '../shared/protocol.js';
 import { ControlServer } from './control-server.js';
 import { EventBus } from './events.js';
 import { acquireHomeLock } from './lock.js';
+import type { ObservabilityEndpoint } from './observability/http-endpoint.js';
+import { appReadiness, daemonNotReady, type Readiness } from './readiness.js';
 import { Registry } from './registry.js';
 import { loadDump, saveDump } from './state-file.js';
 import { VERSION } from '../shared/version.js';
@@ -23,6 +26,8 @@ export interface DaemonOptions {
   log?: (line: string) => void;
   /** Save dump.json when stopping, and start its apps when starting (systemd, containers). */
   persistent?: boolean;
+  /** With persistent: start the apps of dump.json (default true; false when --start names them). */
+  resurrect?: boolean;
 }
 
 export interface DaemonHandle {
@@ -31,6 +36,8 @@ export interface DaemonHandle {
   stop(): Promise<void>;
   /** Settles once stop() has finished, whoever called it. */
   readonly stopped: Promise<void>;
+  /** Whether every app has its wanted processes online (GET /readyz, systemd's READY=1). */
+  readiness(): Readiness;
 }
 
 const RUNTIME_URL = pathToFileURL(fileURLToPath(new URL('../runtime/preload.js', import.meta.url))).href;
@@ -38,6 +45,7 @@ const RUNTIME_URL = pathToFileURL(fileURLToPath(new URL('../runtime/preload.js',
 export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   // Settings from the environment are checked before anything starts.
   handOffWindowSetting(process.env);
+  const metricsAddress = metricsAddressSetting(process.env);
   const paths = homePaths(options.home);
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
@@ -51,6 +59,9 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   const startedAt = Date.now();
   const bus = new EventBus();
   const registry = new Registry({ logDir: paths.logDir, runtimeUrl: RUNTIME_URL, bus });
+  let phase: 'starting' | 'running' | 'stopping' = 'starting';
+  const readiness = (): Readiness =>
+    phase === 'running' ? appReadiness(registry) : daemonNotReady(phase === 'starting' ? 'the daemon is starting' : 'the daemon is stopping');
   const info = (): DaemonInfo => ({
     pid: process.pid,
     version: VERSION,
@@ -64,6 +75,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      phase = 'stopping';
       log('stopping every app');
       if (options.persistent) {
         await saveDump(paths.dumpFile, [...registry.apps.values()].map((app) => app.spec)).catch((error: Error) => log(`could not save: ${error.message}`));
@@ -75,10 +87,37 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
       await rm(paths.socket, { force: true });
       await rm(paths.pidFile, { force: true });
       await server.close();
+      await endpoint?.close();
       lock.release();
       log('stopped');
       resolveStopped();
     })());
+
+  // Loaded only when asked for: a daemon without metrics carries no HTTP code.
+  let endpoint: ObservabilityEndpoint | null = null;
+  if (metricsAddress) {
+    try {
+      const { startEndpoint } = await import('./observability/http-endpoint.js');
+      endpoint = await startEndpoint({
+        address: metricsAddress,
+        registry,
+        readiness,
+        log,
+        daemon: {
+          version: VERSION,
+          startedAt,
+          // The control server does not count its connections yet; the bounds on it will.
+          controlConnections: () => 0,
+          // Log writes are never dropped today: each chunk is appended as it arrives.
+          logLinesDropped: () => 0,
+        },
+      });
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+    log(`metrics on http://${endpoint.address}/metrics (and /healthz, /readyz)`);
+  }
 
   const server = new ControlServer(
     { registry, bus, dumpFile: paths.dumpFile, info, shutdown: () => setImmediate(() => void stop()) },
@@ -94,7 +133,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   }
   await writeFile(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
   log(`daemon ${VERSION} (pid ${process.pid}) listening on ${paths.socket}`);
-  if (options.persistent && existsSync(paths.dumpFile)) {
+  if (options.persistent && options.resurrect !== false && existsSync(paths.dumpFile)) {
     // Done here rather than by a second command so nothing races the daemon's own start.
     try {
       const specs = await loadDump(paths.dumpFile);
@@ -105,5 +144,6 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
       log(`could not resurrect ${paths.dumpFile}: ${(error as Error).message}`);
     }
   }
-  return { info, stop, stopped };
+  if (phase === 'starting') phase = 'running';
+  return { info, stop, stopped, readiness };
 }
