@@ -24,9 +24,14 @@ export interface MetricsSource {
   lag: EventLoopLag | null;
 }
 
-/** One process as the collector sees it; built from the registry, then sampled. */
+/**
+ * One process as the collector sees it; built from the registry, then sampled. Its instance
+ * number is labelled app_instance, not instance: Prometheus gives every scraped series an
+ * `instance` label naming the target (the host), and would rename ours to exported_instance
+ * (or, with honor_labels, let ours hide which host the series came from).
+ */
 interface ProcessRow {
-  labels: { app: string; id: number; instance: number };
+  labels: { app: string; id: number; app_instance: number };
   status: ProcessStatus;
   pid: number | null;
   restarts: number;
@@ -72,7 +77,7 @@ export async function collectMetrics(source: MetricsSource): Promise<MetricFamil
     for (const slot of app.slots) {
       const worker = slot.worker;
       processes.push({
-        labels: { app: app.name, id: slot.id, instance: slot.instance },
+        labels: { app: app.name, id: slot.id, app_instance: slot.instance },
         status: slot.state.status,
         pid: worker && !worker.exit ? worker.pid : null,
         restarts: slot.restarts,
