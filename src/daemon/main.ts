@@ -39,8 +39,10 @@ export async function main(options: MainOptions): Promise<void> {
   // Taken out of the environment before anything is spawned (see service-manager.ts).
   const manager = options.foreground ? serviceManagerFromEnv(process.env, stamp) : null;
   let daemon: DaemonHandle;
+  let startupDone: () => void = () => undefined;
+  const startup = options.start === undefined ? undefined : new Promise<void>((resolve) => (startupDone = resolve));
   try {
-    daemon = await runDaemon({ home, persistent: options.foreground, resurrect: options.start === undefined });
+    daemon = await runDaemon({ home, persistent: options.foreground, resurrect: startup === undefined, ...(startup && { startup }) });
   } catch (error) {
     if (error instanceof SupervisorError) {
       process.stderr.write(`supervisor: ${error.message}\n`);
@@ -69,15 +71,18 @@ export async function main(options: MainOptions): Promise<void> {
     stopping = true;
   });
 
-  if (options.start !== undefined && !(await startApps(options.start))) {
-    if (!stopping) {
-      stamp(`could not start the apps of ${options.start}; stopping`);
-      void manager?.stopping();
-      stopping = true;
-      await daemon.stop();
-      process.exit(1);
-    }
+  const appsStarted = options.start === undefined || (await startApps(options.start));
+  if (!appsStarted && !stopping) {
+    stamp(`could not start the apps of ${options.start}; stopping`);
+    void manager?.stopping();
+    stopping = true;
+    // Stopping before the start-up ends, so that /readyz never says ready meanwhile.
+    const stopped = daemon.stop();
+    startupDone();
+    await stopped;
+    process.exit(1);
   }
+  startupDone();
   if (manager) void announceReady(daemon, manager, () => stopping);
   await daemon.stopped;
   manager?.close();

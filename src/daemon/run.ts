@@ -28,6 +28,8 @@ export interface DaemonOptions {
   persistent?: boolean;
   /** With persistent: start the apps of dump.json (default true; false when --start names them). */
   resurrect?: boolean;
+  /** Apps being started some other way (--start): not ready until this settles. */
+  startup?: Promise<unknown>;
 }
 
 export interface DaemonHandle {
@@ -144,6 +146,10 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
       log(`could not resurrect ${paths.dumpFile}: ${(error as Error).message}`);
     }
   }
-  if (phase === 'starting') phase = 'running';
+  const running = (): void => {
+    if (phase === 'starting') phase = 'running';
+  };
+  if (options.startup) void options.startup.finally(running);
+  else running();
   return { info, stop, stopped, readiness };
 }
