@@ -4,13 +4,14 @@
  * and a daemon without SUPERVISOR_METRICS opens no TCP port at all.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { byStatus, expectOk, fixture, freePort, httpGet, isAlive, runCli, tempHome, waitFor, type Home } from '../helpers.js';
+import { byStatus, expectOk, fixture, freePort, httpGet, isAlive, ROOT, runCli, tempHome, waitFor, type Home } from '../helpers.js';
 
 /** Value of one sample in Prometheus text, or null when absent. */
 function sample(text: string, name: string, labels: Record<string, string | number> = {}): number | null {
@@ -63,6 +64,70 @@ function listeningSocketsOf(pid: number): number {
   }
   return count;
 }
+
+/** The ```yaml block of docs/METRICS.md whose first line is `# <name>`. */
+function docBlock(name: string): string {
+  const doc = readFileSync(join(ROOT, 'docs', 'METRICS.md'), 'utf8');
+  const block = doc.split('```yaml\n').map((part) => part.split('```')[0] as string).find((part) => part.startsWith(`# ${name}\n`));
+  if (!block) throw new Error(`no yaml block "# ${name}" in docs/METRICS.md`);
+  return block;
+}
+
+describe('docs/METRICS.md examples', () => {
+  it('has a scrape config and alert rules that promtool accepts, and the alerts fire as described', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sv-prom-'));
+    try {
+      writeFileSync(join(dir, 'prometheus.yml'), docBlock('prometheus.yml'));
+      writeFileSync(join(dir, 'supervisor-alerts.yml'), docBlock('supervisor-alerts.yml'));
+      const run = (args: string[]) =>
+        new Promise<{ code: number; output: string }>((resolve) =>
+          execFile('promtool', args, { cwd: dir }, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, output: stdout + stderr })),
+        );
+      const config = await run(['check', 'config', 'prometheus.yml']);
+      expect(config.code, config.output).toBe(0);
+      const rules = await run(['check', 'rules', 'supervisor-alerts.yml']);
+      expect(rules.code, rules.output).toBe(0);
+      // promtool's rule unit tests: a crash loop of 3 minutes pages, one of 1 minute does not;
+      // 2 GB for 15 minutes warns.
+      writeFileSync(
+        join(dir, 'alerts-test.yml'),
+        [
+          'rule_files: [supervisor-alerts.yml]',
+          'evaluation_interval: 1m',
+          'tests:',
+          '  - interval: 1m',
+          '    input_series:',
+          '      - series: \'supervisor_crash_loop{app="api",instance="h1:9209",job="supervisor"}\'',
+          '        values: "0 1 1 1 1"',
+          '      - series: \'supervisor_crash_loop{app="web",instance="h1:9209",job="supervisor"}\'',
+          '        values: "0 0 0 1 1"',
+          '      - series: \'supervisor_process_resident_memory_bytes{app="api",id="3",app_instance="0",instance="h1:9209",job="supervisor"}\'',
+          '        values: "2e9x15"',
+          '    alert_rule_test:',
+          '      - eval_time: 4m',
+          '        alertname: SupervisorCrashLoop',
+          '        exp_alerts:',
+          '          - exp_labels: { severity: page, app: api, instance: "h1:9209", job: supervisor }',
+          '            exp_annotations:',
+          '              summary: api on h1:9209 is crash-looping',
+          "              description: 'A process of api has been errored for 2 minutes; see supervisor describe api.'",
+          '      - eval_time: 15m',
+          '        alertname: SupervisorProcessMemoryHigh',
+          '        exp_alerts:',
+          '          - exp_labels: { severity: warn, app: api, id: "3", app_instance: "0", instance: "h1:9209", job: supervisor }',
+          '            exp_annotations:',
+          '              summary: api:3 on h1:9209 uses 1.863GiB',
+          "              description: 'Resident memory above 1.5 GB for 10 minutes. max_memory_restart replaces a process above a limit you set.'",
+          '',
+        ].join('\n'),
+      );
+      const tested = await run(['test', 'rules', 'alerts-test.yml']);
+      expect(tested.code, tested.output).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('metrics endpoint', () => {
   let home: Home;
