@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
 import { resolveHome } from '../shared/paths.js';
-import { startupSettled } from './readiness.js';
+import { startupSettled } from './app-readiness.js';
 import { runDaemon, type DaemonHandle } from './run.js';
 import { serviceManagerFromEnv, type ServiceManager } from './service-manager.js';
 

@@ -15,7 +15,7 @@ import { ControlServer } from './control-server.js';
 import { EventBus } from './events.js';
 import { acquireHomeLock } from './lock.js';
 import type { ObservabilityEndpoint } from './observability/http-endpoint.js';
-import { appReadiness, daemonNotReady, type Readiness } from './readiness.js';
+import { appReadiness, daemonNotReady, type Readiness } from './app-readiness.js';
 import { Registry } from './registry.js';
 import { loadDump, saveDump } from './state-file.js';
 import { VERSION } from '../shared/version.js';

@@ -4,7 +4,7 @@ import { SupervisorError } from '../../src/shared/errors.js';
 import { formatMetricsAddress, metricsAddressSetting, parseMetricsAddress } from '../../src/shared/metrics-address.js';
 import { parseCpuSeconds, parseResidentBytes } from '../../src/daemon/observability/proc-usage.js';
 import { escapeHelp, escapeLabelValue, formatMetrics, formatValue } from '../../src/daemon/observability/prometheus-text.js';
-import { appReadiness, daemonNotReady, startupSettled, type ReadinessSlot } from '../../src/daemon/readiness.js';
+import { appReadiness, daemonNotReady, startupSettled, type ReadinessSlot } from '../../src/daemon/app-readiness.js';
 import type { ProcessStatus } from '../../src/shared/protocol.js';
 
 describe('prometheus text format', () => {
