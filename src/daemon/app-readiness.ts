@@ -1,8 +1,9 @@
 /**
  * Whether every app has its wanted processes online: what GET /readyz answers and what the
  * foreground daemon waits for before it tells systemd READY=1. One function, so the two never
- * disagree. A stopped process is not wanted (someone stopped it, or it exited for good with
- * autorestart off); any other status but online is a process that should be up and is not.
+ * disagree. Wanted is the slot's own notion (Slot.wanted): not stopped and not being stopped,
+ * whether by a command or because it exited for good with autorestart off. A wanted process
+ * in any status but online should be up and is not.
  */
 import type { ProcessStatus } from '../shared/protocol.js';
 
@@ -14,7 +15,7 @@ export interface WaitingProcess {
   exited: boolean;
 }
 
-export interface Readiness {
+export interface ReadinessReport {
   ready: boolean;
   /** In words, for /readyz and systemd's STATUS=. */
   reason: string;
@@ -31,21 +32,22 @@ export interface ReadinessSource {
 
 export interface ReadinessSlot {
   readonly id: number;
+  readonly wanted: boolean;
   readonly state: { readonly status: ProcessStatus };
   readonly lastExit: unknown;
 }
 
 const MAX_LISTED = 10;
 
-export function appReadiness(source: ReadinessSource): Readiness {
+export function appReadiness(source: ReadinessSource): ReadinessReport {
   const waiting: WaitingProcess[] = [];
   let wanted = 0;
   let notOnline = 0;
   let firstLaunches = 0;
   for (const app of source.apps.values()) {
     for (const slot of app.slots) {
+      if (!slot.wanted) continue;
       const status = slot.state.status;
-      if (status === 'stopped') continue;
       wanted += 1;
       if (status === 'online') continue;
       notOnline += 1;
@@ -60,7 +62,7 @@ export function appReadiness(source: ReadinessSource): Readiness {
 }
 
 /** Not ready with a reason that is about the daemon itself (starting, stopping). */
-export function daemonNotReady(reason: string): Readiness {
+export function daemonNotReady(reason: string): ReadinessReport {
   return { ready: false, reason, waiting: [], firstLaunches: 0 };
 }
 
@@ -69,6 +71,6 @@ export function daemonNotReady(reason: string): Readiness {
  * failed once (crash, crash loop) will not be online soon, and waiting for it would let one
  * broken app hold the whole unit in "activating" until systemd gives up on it.
  */
-export function startupSettled(readiness: Readiness): boolean {
+export function startupSettled(readiness: ReadinessReport): boolean {
   return readiness.ready || readiness.firstLaunches === 0;
 }

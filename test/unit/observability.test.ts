@@ -64,24 +64,28 @@ describe('/proc parsing', () => {
 });
 
 describe('readiness', () => {
-  const slot = (id: number, status: ProcessStatus, exited = false): ReadinessSlot => ({ id, state: { status }, lastExit: exited ? {} : null });
+  const slot = (id: number, status: ProcessStatus, exited = false): ReadinessSlot => ({
+    id,
+    wanted: status !== 'stopped' && status !== 'stopping',
+    state: { status },
+    lastExit: exited ? {} : null,
+  });
   const source = (apps: Record<string, ReadinessSlot[]>) => ({ apps: new Map(Object.entries(apps).map(([name, slots]) => [name, { name, slots }])) });
 
-  it('is ready when every process that is not stopped is online (no apps: ready)', () => {
+  it('is ready when every wanted process is online (no apps: ready)', () => {
     expect(appReadiness(source({})).ready).toBe(true);
-    const r = appReadiness(source({ api: [slot(0, 'online'), slot(1, 'online')], batch: [slot(2, 'stopped')] }));
+    const r = appReadiness(source({ api: [slot(0, 'online'), slot(1, 'online')], batch: [slot(2, 'stopped'), slot(3, 'stopping')] }));
     expect(r).toMatchObject({ ready: true, reason: '2 processes online', waiting: [] });
   });
 
-  it('names what it waits for: errored, waiting-restart, launching, stopping', () => {
-    const r = appReadiness(source({ api: [slot(0, 'online'), slot(1, 'errored', true)], worker: [slot(2, 'launching'), slot(3, 'waiting-restart', true), slot(4, 'stopping')] }));
+  it('names what it waits for: errored, waiting-restart, launching', () => {
+    const r = appReadiness(source({ api: [slot(0, 'online'), slot(1, 'errored', true)], worker: [slot(2, 'launching'), slot(3, 'waiting-restart', true)] }));
     expect(r.ready).toBe(false);
-    expect(r.reason).toBe('4 of 5 processes not online (api:1 errored, worker:2 launching, worker:3 waiting-restart, worker:4 stopping)');
+    expect(r.reason).toBe('3 of 4 processes not online (api:1 errored, worker:2 launching, worker:3 waiting-restart)');
     expect(r.waiting).toEqual([
       { app: 'api', id: 1, status: 'errored', exited: true },
       { app: 'worker', id: 2, status: 'launching', exited: false },
       { app: 'worker', id: 3, status: 'waiting-restart', exited: true },
-      { app: 'worker', id: 4, status: 'stopping', exited: false },
     ]);
   });
 

@@ -13,7 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SupervisorError } from '../../shared/errors.js';
 import { formatMetricsAddress, type MetricsAddress } from '../../shared/metrics-address.js';
-import type { Readiness } from '../app-readiness.js';
+import type { ReadinessReport } from '../app-readiness.js';
 import type { Registry } from '../registry.js';
 import { collectMetrics, type DaemonFigures } from './collect.js';
 import { EventLoopLag } from './event-loop-lag.js';
@@ -28,7 +28,7 @@ export interface EndpointOptions {
   address: MetricsAddress;
   registry: Registry;
   daemon: DaemonFigures;
-  readiness(): Readiness;
+  readiness(): ReadinessReport;
   log(line: string): void;
 }
 
