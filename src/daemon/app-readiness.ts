@@ -15,7 +15,11 @@ export interface WaitingProcess {
   exited: boolean;
 }
 
+export type DaemonPhase = 'starting' | 'running' | 'stopping';
+
 export interface ReadinessReport {
+  /** Apps are judged only while running; starting and stopping are never ready. */
+  phase: DaemonPhase;
   ready: boolean;
   /** In words, for /readyz and systemd's STATUS=. */
   reason: string;
@@ -56,14 +60,14 @@ export function appReadiness(source: ReadinessSource): ReadinessReport {
       if (waiting.length < MAX_LISTED) waiting.push({ app: app.name, id: slot.id, status, exited });
     }
   }
-  if (notOnline === 0) return { ready: true, reason: `${wanted} processes online`, waiting, firstLaunches };
+  if (notOnline === 0) return { phase: 'running', ready: true, reason: `${wanted} processes online`, waiting, firstLaunches };
   const first = waiting.map((p) => `${p.app}:${p.id} ${p.status}`).join(', ');
-  return { ready: false, reason: `${notOnline} of ${wanted} processes not online (${first}${notOnline > waiting.length ? ', ...' : ''})`, waiting, firstLaunches };
+  return { phase: 'running', ready: false, reason: `${notOnline} of ${wanted} processes not online (${first}${notOnline > waiting.length ? ', ...' : ''})`, waiting, firstLaunches };
 }
 
-/** Not ready with a reason that is about the daemon itself (starting, stopping). */
-export function daemonNotReady(reason: string): ReadinessReport {
-  return { ready: false, reason, waiting: [], firstLaunches: 0 };
+/** Not ready because of the daemon itself. */
+export function daemonNotReady(phase: Exclude<DaemonPhase, 'running'>): ReadinessReport {
+  return { phase, ready: false, reason: `the daemon is ${phase}`, waiting: [], firstLaunches: 0 };
 }
 
 /**
@@ -72,5 +76,5 @@ export function daemonNotReady(reason: string): ReadinessReport {
  * broken app hold the whole unit in "activating" until systemd gives up on it.
  */
 export function startupSettled(readiness: ReadinessReport): boolean {
-  return readiness.ready || readiness.firstLaunches === 0;
+  return readiness.phase === 'running' && (readiness.ready || readiness.firstLaunches === 0);
 }

@@ -15,7 +15,7 @@ import { ControlServer } from './control-server.js';
 import { EventBus } from './events.js';
 import { acquireHomeLock } from './lock.js';
 import type { ObservabilityEndpoint } from './observability/http-endpoint.js';
-import { appReadiness, daemonNotReady, type ReadinessReport } from './app-readiness.js';
+import { appReadiness, daemonNotReady, type DaemonPhase, type ReadinessReport } from './app-readiness.js';
 import { Registry } from './registry.js';
 import { DesiredStateStore, loadDesiredState, snapshot, stopLeftovers, type DesiredState } from './desired-state.js';
 import { stopBudgetMs } from './retire.js';
@@ -76,9 +76,8 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   const registry = new Registry({ logDir: paths.logDir, runtimeUrl: RUNTIME_URL, bus, changed: () => desired.store?.schedule() });
   const store = new DesiredStateStore(paths.stateFile, () => snapshot(registry), log);
   let notice: string | null = null;
-  let phase: 'starting' | 'running' | 'stopping' = 'starting';
-  const readiness = (): ReadinessReport =>
-    phase === 'running' ? appReadiness(registry) : daemonNotReady(phase === 'starting' ? 'the daemon is starting' : 'the daemon is stopping');
+  let phase: DaemonPhase = 'starting';
+  const readiness = (): ReadinessReport => (phase === 'running' ? appReadiness(registry) : daemonNotReady(phase));
   const info = (): DaemonInfo => ({
     pid: process.pid,
     version: VERSION,

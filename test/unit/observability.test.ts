@@ -75,7 +75,7 @@ describe('readiness', () => {
   it('is ready when every wanted process is online (no apps: ready)', () => {
     expect(appReadiness(source({})).ready).toBe(true);
     const r = appReadiness(source({ api: [slot(0, 'online'), slot(1, 'online')], batch: [slot(2, 'stopped'), slot(3, 'stopping')] }));
-    expect(r).toMatchObject({ ready: true, reason: '2 processes online', waiting: [] });
+    expect(r).toMatchObject({ phase: 'running', ready: true, reason: '2 processes online', waiting: [] });
   });
 
   it('names what it waits for: errored, waiting-restart, launching', () => {
@@ -102,7 +102,9 @@ describe('readiness', () => {
     // More processes on their first launch than the list shows are still counted.
     const many = Array.from({ length: 12 }, (_, i) => slot(i, i < 11 ? 'errored' : 'launching', i < 11));
     expect(startupSettled(appReadiness(source({ a: many })))).toBe(false);
-    expect(daemonNotReady('the daemon is stopping')).toEqual({ ready: false, reason: 'the daemon is stopping', waiting: [], firstLaunches: 0 });
+    expect(daemonNotReady('stopping')).toEqual({ phase: 'stopping', ready: false, reason: 'the daemon is stopping', waiting: [], firstLaunches: 0 });
+    // Never settled before the daemon runs, though no process is launching yet.
+    expect(startupSettled(daemonNotReady('starting'))).toBe(false);
   });
 });
 
