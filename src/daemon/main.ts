@@ -38,7 +38,23 @@ export async function main(options: MainOptions): Promise<void> {
   const home = resolveHome();
   // Taken out of the environment before anything is spawned (see service-manager.ts).
   const manager = options.foreground ? serviceManagerFromEnv(process.env, stamp) : null;
-  let daemon: DaemonHandle;
+  let daemon: DaemonHandle | null = null;
+  let stopping = false;
+  // Handlers first: a SIGTERM that arrives while the daemon starts (after its pid file is
+  // written, say) must stop it gracefully, not kill it with its apps half started.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stamp(`received ${signal}`);
+    if (!stopping) void manager?.stopping();
+    stopping = true;
+    void daemon?.stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGHUP', () => undefined);
+  // A bug must not take every app down with it: log, keep serving.
+  process.on('uncaughtException', (error) => {
+    stamp(`uncaught: ${error.stack ?? String(error)}`);
+  });
   let startupDone: () => void = () => undefined;
   const startup = options.start === undefined ? undefined : new Promise<void>((resolve) => (startupDone = resolve));
   try {
@@ -51,27 +67,14 @@ export async function main(options: MainOptions): Promise<void> {
     }
     throw error;
   }
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    stamp(`received ${signal}`);
-    if (!stopping) void manager?.stopping();
-    stopping = true;
-    void daemon.stop();
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => undefined);
-  // A bug must not take every app down with it: log, keep serving.
-  process.on('uncaughtException', (error) => {
-    stamp(`uncaught: ${error.stack ?? String(error)}`);
-  });
+  if (stopping) void daemon.stop();
   // `kill` from a client stops the daemon without a signal: systemd hears of it all the same.
   void daemon.stopped.then(() => {
     if (!stopping) void manager?.stopping();
     stopping = true;
   });
 
-  const appsStarted = options.start === undefined || (await startApps(options.start));
+  const appsStarted = options.start === undefined || stopping || (await startApps(options.start));
   if (!appsStarted && !stopping) {
     stamp(`could not start the apps of ${options.start}; stopping`);
     void manager?.stopping();
