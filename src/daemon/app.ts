@@ -20,6 +20,7 @@ import { MemoryGuard } from './memory-guard.js';
 import { checkAborted, OperationQueue, untilAborted } from './operations.js';
 import { Slot, type SlotHost } from './slot.js';
 import { WorkerProcess } from './worker-process.js';
+import { sameSpec } from '../shared/app-spec-compare.js';
 
 /** How long start, restart and scale wait for new processes to leave 'launching' before they answer. */
 export const SETTLE_MS = 2000;
@@ -37,6 +38,8 @@ export interface AppContext {
   track(process: ManagedProcess): void;
   /** Something the desired state records changed (apps, specs, slots, statuses). */
   changed(): void;
+  /** The app was deleted and its processes are gone: forget it. */
+  forget(app: App): void;
   /** Starts a process; the default spawns a WorkerProcess. Unit tests pass fakes. */
   spawn?(spec: AppSpec, identity: ProcessIdentity, logs: AppLogsLike): ManagedProcess;
   /** The app's logs; the default writes files under logDir. */
@@ -111,21 +114,23 @@ export class App implements SlotHost {
   /** Starts the given slots (those not running), then waits a little for them to settle. */
   start(slots: readonly Slot[] = this.slots): Promise<void> {
     return this.ops.run('start', async (signal) => {
-      for (const slot of slots) if (this.slots.includes(slot)) slot.start();
-      await this.#settle(slots, signal);
+      const mine = this.#stillHere(slots);
+      for (const slot of mine) slot.start();
+      await this.#settle(mine, signal);
     });
   }
 
   /** Stops the given slots; when that leaves the whole app stopped, its sockets close. */
   stop(slots: readonly Slot[] = this.slots): Promise<void> {
-    return this.ops.run('stop', () => this.#stopSlots(slots));
+    return this.ops.run('stop', () => this.#stopSlots(this.#stillHere(slots)));
   }
 
   restart(slots: readonly Slot[] = this.slots): Promise<void> {
     return this.ops.run('restart', async (signal) => {
-      await Promise.all(slots.map((slot) => slot.hold(() => slot.restart())));
+      const mine = this.#stillHere(slots);
+      await Promise.all(mine.map((slot) => slot.hold(() => slot.restart())));
       checkAborted(signal);
-      await this.#settle(slots, signal);
+      await this.#settle(mine, signal);
     });
   }
 
@@ -137,21 +142,27 @@ export class App implements SlotHost {
    */
   reload(slots: readonly Slot[] = this.slots): Promise<void> {
     return this.ops.run('reload', async (signal) => {
-      const drains: Promise<unknown>[] = [];
-      try {
-        for (const slot of slots) {
-          checkAborted(signal);
-          if (!this.slots.includes(slot)) continue;
-          drains.push((await slot.hold(() => slot.replace(signal))).retired);
-        }
-        this.reloads += 1;
-        await this.#settle(slots, signal);
-      } finally {
-        // Old processes finish draining even when the reload is aborted; a stop that follows
-        // waits for them itself, so only an uninterrupted reload waits here.
-        if (!signal.aborted) await untilAborted(Promise.allSettled(drains), signal);
-      }
+      await this.#replaceAll(slots, signal);
+      this.reloads += 1;
+      await this.#settle(this.#stillHere(slots), signal);
     });
+  }
+
+  /** Replaces slots one at a time; resolves once every old process is gone (or on abort). */
+  async #replaceAll(slots: readonly Slot[], signal: AbortSignal): Promise<void> {
+    const drains: Promise<unknown>[] = [];
+    try {
+      for (const slot of this.#stillHere(slots)) {
+        checkAborted(signal);
+        // An earlier step may have taken time: the slot may have left the app meanwhile.
+        if (!this.slots.includes(slot)) continue;
+        drains.push((await slot.hold(() => slot.replace(signal))).retired);
+      }
+    } finally {
+      // Old processes finish draining even when aborted; a stop that follows waits for them
+      // itself, so only an uninterrupted replacement waits here.
+      if (!signal.aborted) await untilAborted(Promise.allSettled(drains), signal);
+    }
   }
 
   /**
@@ -160,33 +171,96 @@ export class App implements SlotHost {
    * stay stopped until it is started.
    */
   scale(count: number): Promise<void> {
-    return this.ops.run('scale', async (signal) => {
-      const running = this.slots.some((slot) => slot.wanted);
-      const added: Slot[] = [];
-      while (this.slots.length < count) added.push(this.#addSlot());
-      const removed = this.slots.length > count ? this.#removeFromList(this.slots.slice(count)) : [];
-      this.spec = { ...this.spec, instances: count };
-      this.context.changed();
-      if (running) for (const slot of added) slot.start();
-      await Promise.all(removed.map((slot) => slot.hold(() => slot.stop())));
-      await this.#settle(added, signal);
+    return this.ops.run('scale', (signal) => this.#resize(count, signal));
+  }
+
+  /**
+   * A new spec for the app (its config file reloaded, or the caller's environment with
+   * --update-env). If anything but the instance count changed, the running processes are
+   * replaced with the new spec: with `how: 'reload'`, one at a time without downtime as in a
+   * reload (cluster mode, before and after); otherwise, and in fork mode, restarted. A new
+   * instance count scales. The config file is the unit of deployment: afterwards every process
+   * of the app runs, stopped ones included. Resolves with whether the spec changed.
+   */
+  update(spec: AppSpec, how: 'reload' | 'restart'): Promise<boolean> {
+    return this.ops.run('update', async (signal) => {
+      const before = this.spec;
+      const changed = !sameSpec({ ...before, instances: 0 }, { ...spec, instances: 0 });
+      if (changed) {
+        this.spec = { ...spec, instances: this.slots.length };
+        this.#specChanged(before);
+        if (how === 'reload' && before.mode === 'cluster' && spec.mode === 'cluster') await this.#replaceAll(this.slots, signal);
+        else await Promise.all(this.#stillHere(this.slots).map((slot) => slot.hold(() => slot.restart())));
+        if (spec.mode !== 'cluster') this.closeSockets();
+        checkAborted(signal);
+      }
+      for (const slot of this.slots) if (!slot.wanted) slot.start();
+      await this.#resize(spec.instances, signal);
+      return changed || before.instances !== spec.instances;
     });
   }
 
-  /** `delete <id>`: stops these processes and removes them from the app (its instance count drops). */
+  async #resize(count: number, signal: AbortSignal): Promise<void> {
+    const running = this.slots.some((slot) => slot.wanted);
+    const added: Slot[] = [];
+    while (this.slots.length < count) added.push(this.#addSlot());
+    const removed = this.slots.slice(count);
+    if (running) for (const slot of added) slot.start();
+    // Removed processes stay listed (stopping) until they are gone.
+    await Promise.all(removed.map((slot) => slot.hold(() => slot.stop())));
+    this.#removeFromList(removed);
+    this.spec = { ...this.spec, instances: count };
+    this.context.changed();
+    await this.#settle(added, signal);
+  }
+
+  /** What follows from a new spec besides the processes themselves. */
+  #specChanged(before: AppSpec): void {
+    for (const slot of this.slots) slot.specChanged();
+    if (before.maxMemoryRestart !== this.spec.maxMemoryRestart) {
+      this.#memoryGuard?.stop();
+      this.#memoryGuard = null;
+      this.#startMemoryGuard();
+    }
+    if (before.balance !== this.spec.balance || before.queueSize !== this.spec.queueSize || before.queueTimeoutMs !== this.spec.queueTimeoutMs) {
+      for (const socket of this.sockets.values()) socket.reconfigure(createBalancer(this.spec.balance), this.#queueLimits());
+    }
+    this.context.changed();
+  }
+
+  #queueLimits(): { size: number; timeoutMs: number } {
+    return { size: this.spec.queueSize, timeoutMs: this.spec.queueTimeoutMs };
+  }
+
+  /**
+   * `delete <id>`: stops these processes and removes them from the app (its instance count
+   * drops). If that would leave none, it is a delete of the app.
+   */
   remove(slots: readonly Slot[]): Promise<void> {
     return this.ops.run('remove', async () => {
-      await Promise.all(slots.map((slot) => slot.hold(() => slot.stop())));
-      this.#removeFromList(slots);
-      this.spec = { ...this.spec, instances: Math.max(1, this.slots.length) };
+      const leaving = this.slots.filter((slot) => slots.includes(slot));
+      if (leaving.length === 0) return;
+      if (leaving.length === this.slots.length) {
+        this.ops.closeForDelete();
+        await this.#deleteNow();
+        return;
+      }
+      await Promise.all(leaving.map((slot) => slot.hold(() => slot.stop())));
+      this.#removeFromList(leaving);
+      this.spec = { ...this.spec, instances: this.slots.length };
       if (this.slots.every((slot) => slot.state.status === 'stopped')) this.closeSockets();
       this.context.changed();
     });
   }
 
-  /** Stops everything for good; the registry forgets the app once this resolves. */
+  /** Stops everything for good, then the registry forgets the app. */
   delete(): Promise<void> {
-    return this.ops.run('delete', () => this.#stopSlots(this.slots));
+    return this.ops.run('delete', () => this.#deleteNow());
+  }
+
+  async #deleteNow(): Promise<void> {
+    await this.#stopSlots(this.slots);
+    this.context.forget(this);
   }
 
   /** The memory guard's replacement of one process; skipped if any operation runs or waits. */
@@ -197,6 +271,15 @@ export class App implements SlotHost {
       const { retired } = await slot.hold(() => slot.replace(signal));
       await untilAborted(retired, signal);
     });
+  }
+
+  /**
+   * The given slots that still belong to the app. A command names its slots when it arrives;
+   * an operation that ran before it (a scale down, a delete of one process) may have removed
+   * some, and a removed slot must never be started again.
+   */
+  #stillHere(slots: readonly Slot[]): Slot[] {
+    return slots.filter((slot) => this.slots.includes(slot));
   }
 
   async #stopSlots(slots: readonly Slot[]): Promise<void> {
@@ -293,10 +376,7 @@ export class App implements SlotHost {
     }
     let socket = this.sockets.get(key);
     if (!socket) {
-      socket = new OwnedSocket(key, request, createBalancer(this.spec.balance), {
-        size: this.spec.queueSize,
-        timeoutMs: this.spec.queueTimeoutMs,
-      });
+      socket = new OwnedSocket(key, request, createBalancer(this.spec.balance), this.#queueLimits());
       this.sockets.set(key, socket);
       socket.ready = socket.bind();
     }

@@ -40,7 +40,7 @@ export function checkInvariants(registry: Registry): string[] {
 
   for (const process of registry.processes) {
     if (process.exit || process.abandoned || owned.has(process)) continue;
-    problems.push(`pid ${process.pid} was started by the daemon but belongs to no app (orphaned)`);
+    problems.push(`pid ${process.pid} (${process.label}) was started by the daemon but belongs to no app (orphaned)`);
   }
   return problems;
 }

@@ -37,6 +37,8 @@ export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omi
 
 export interface ManagedProcess extends EventEmitter<ProcessEvents> {
   readonly pid: number | null;
+  /** "<app>/<slot id>", for messages. */
+  readonly label: string;
   /** Epoch milliseconds of the spawn. */
   readonly startedAt: number;
   /** When it became ready; null until then (and forever, if it never did). */

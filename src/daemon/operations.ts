@@ -89,6 +89,11 @@ export class OperationQueue {
     return this.#running === null && this.#waiting.length === 0;
   }
 
+  /** From now on everything is refused: the app is going away (a delete of its last process). */
+  closeForDelete(): void {
+    this.#deleting = true;
+  }
+
   /** Settles once nothing runs or waits. */
   drained(): Promise<void> {
     if (this.idle) return Promise.resolve();

@@ -92,6 +92,10 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
     return this.#child.connected;
   }
 
+  get label(): string {
+    return `${this.options.spec.name}/${this.options.identity.slotId}`;
+  }
+
   get exited(): Promise<WorkerExit> {
     return this.#exited;
   }

@@ -117,6 +117,10 @@ export class FakeProcess extends EventEmitter<ProcessEvents> implements ManagedP
     return this.exit === null;
   }
 
+  get label(): string {
+    return `${this.spec.name}/${this.identity.slotId}`;
+  }
+
   get alive(): boolean {
     return this.exit === null;
   }

@@ -22,19 +22,20 @@ interface Op {
   intent: Intent;
 }
 
+// Each command names the slots as they are when it arrives, as the request handlers do.
 const OPS: Record<string, Op> = {
-  start: { run: (_w, app) => app.start(), intent: 'online' },
-  stop: { run: (_w, app) => app.stop(), intent: 'stopped' },
-  restart: { run: (_w, app) => app.restart(), intent: 'online' },
-  reload: { run: (_w, app) => app.reload(), intent: 'online' },
-  delete: { run: (w, app) => app.delete().then(() => w.registry.remove(app)), intent: 'gone' },
+  start: { run: (_w, app) => app.start([...app.slots]), intent: 'online' },
+  stop: { run: (_w, app) => app.stop([...app.slots]), intent: 'stopped' },
+  restart: { run: (_w, app) => app.restart([...app.slots]), intent: 'online' },
+  reload: { run: (_w, app) => app.reload([...app.slots]), intent: 'online' },
+  delete: { run: (_w, app) => app.delete(), intent: 'gone' },
   // Scaling changes the count, not whether the app runs.
   'scale to 3': { run: (_w, app) => app.scale(3), intent: null },
   'scale to 1': { run: (_w, app) => app.scale(1), intent: null },
-  'delete one process': {
-    run: (_w, app) => (app.slots.length > 1 ? app.remove([app.slots[0]!]) : Promise.resolve()),
-    intent: null,
-  },
+  // Of the app's first process as it is when the command arrives; if that turns out to be the
+  // last one, the app goes.
+  'delete one process': { run: (_w, app) => app.remove([app.slots[0]!]), intent: null },
+  'config reload': { run: (_w, app) => app.update({ ...app.spec, env: { DEPLOY: String(Math.random()) } }, 'reload'), intent: 'online' },
   'memory replacement': { run: (_w, app) => app.replaceOne(app.slots[0]!), intent: null },
   crash: {
     run: async (_w, app) => {
@@ -94,7 +95,10 @@ async function runPair(a: string, b: string, step: number, script: Script): Prom
   expect(checkInvariants(w.registry)).toEqual([]);
 
   const succeeded = (name: string, outcome: Outcome): Intent => (outcome.error === null ? OPS[name]!.intent : null);
-  const intent: Intent = succeeded(b, second) ?? succeeded(a, first) ?? 'online';
+  let intent: Intent = succeeded(b, second) ?? succeeded(a, first) ?? 'online';
+  // Deleting what turned out to be the app's last process deletes the app.
+  const removedOne = [[a, first], [b, second]].some(([name, outcome]) => name === 'delete one process' && (outcome as Outcome).error === null);
+  if (removedOne && !w.registry.apps.has('web')) intent = 'gone';
   const live = w.live();
   if (intent === 'gone') {
     expect(w.registry.apps.has('web')).toBe(false);
