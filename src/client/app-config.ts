@@ -10,9 +10,10 @@ import { APP_DEFAULTS, BALANCE_STRATEGIES, EXEC_MODES, type AppSpec } from '../s
 import { isSignalName, MAX_INSTANCES, validateAppName } from '../shared/app-spec-validate.js';
 import { SupervisorError } from '../shared/errors.js';
 import { invalid, isRecord } from '../shared/validate.js';
+import { LOG_OPTION_NAMES, toLogSpec, type LogConfig } from './log-config.js';
 
 /** An app as a user writes it, in a config file or through the API. */
-export interface AppConfig {
+export interface AppConfig extends LogConfig {
   name?: string;
   script: string;
   args?: string | string[];
@@ -49,12 +50,12 @@ const KNOWN = new Set<string>([
   'balance', 'kill_signal', 'kill_timeout', 'shutdown_with_message', 'autorestart', 'wait_ready', 'listen_timeout',
   'min_uptime', 'max_restarts', 'restart_delay', 'exp_backoff_restart_delay', 'backoff_cap', 'retry_after_crash_loop',
   'stop_exit_codes', 'max_memory_restart', 'queue_size', 'queue_timeout', 'drain_idle_timeout', 'drain_timeout',
+  ...LOG_OPTION_NAMES,
 ]);
 
 /** pm2 options that have no meaning here; a config written for pm2 still loads, with a warning. */
 const IGNORED_PM2 = new Set<string>([
-  'watch', 'ignore_watch', 'watch_options', 'log_date_format', 'merge_logs', 'combine_logs', 'out_file', 'error_file',
-  'log_file', 'pid_file', 'time', 'vizion', 'autostart', 'source_map_support', 'instance_var', 'filter_env',
+  'watch', 'ignore_watch', 'watch_options', 'pid_file', 'vizion', 'autostart', 'source_map_support', 'instance_var', 'filter_env',
   'increment_var', 'namespace', 'cron_restart', 'force', 'post_update', 'env_production', 'env_development',
 ]);
 
@@ -136,6 +137,7 @@ export function toAppSpec(config: AppConfig, base: { cwd: string; env: NodeJS.Pr
     queueTimeoutMs: duration(config.queue_timeout, APP_DEFAULTS.queueTimeoutMs, `${where}.queue_timeout`),
     drainIdleMs: duration(config.drain_idle_timeout, APP_DEFAULTS.drainIdleMs, `${where}.drain_idle_timeout`),
     drainTimeoutMs: duration(config.drain_timeout, APP_DEFAULTS.drainTimeoutMs, `${where}.drain_timeout`),
+    logs: toLogSpec(config, cwd, where),
   };
 }
 

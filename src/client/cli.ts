@@ -25,6 +25,13 @@ interface StartOptions {
   maxMemoryRestart?: string;
   autorestart?: boolean;
   shutdownWithMessage?: boolean;
+  output?: string;
+  error?: string;
+  log?: string | boolean;
+  time?: boolean;
+  logDateFormat?: string;
+  mergeLogs?: boolean;
+  logType?: string;
 }
 
 // commander is CommonJS: require() loads it in about half the time that import() takes, since
@@ -74,6 +81,14 @@ export function buildProgram(): Command {
     .option('--max-memory-restart <size>', 'reload a process above this memory, e.g. 300M')
     .option('--no-autorestart', 'do not restart processes that exit')
     .option('--shutdown-with-message', "stop by sending 'shutdown' over IPC instead of a signal")
+    .option('-o, --output <path>', 'stdout log file (pm2 out_file; /dev/null discards)')
+    .option('-e, --error <path>', 'stderr log file (pm2 error_file; /dev/null discards)')
+    .option('-l, --log [path]', 'also write both streams to one file (pm2 log_file)')
+    .option('--time', 'prefix log lines with the time (YYYY-MM-DDTHH:mm:ss)')
+    .option('--log-date-format <format>', 'prefix log lines with the time in this format (pm2 date tokens)')
+    .option('--merge-logs', 'one log file per stream for every process (the default)')
+    .option('--no-merge-logs', 'one log file per stream and instance (<file>-<instance>.log)')
+    .option('--log-type <type>', '"json": one JSON object per line')
     .option('--json', 'print the started processes as JSON')
     .action(async (target: string, args: string[], opts: StartOptions & { json?: boolean }) => {
       const { existsSync } = await import('node:fs');
@@ -110,6 +125,13 @@ export function buildProgram(): Command {
                 ...(opts.maxMemoryRestart !== undefined && { max_memory_restart: opts.maxMemoryRestart }),
                 ...(opts.autorestart === false && { autorestart: false }),
                 ...(opts.shutdownWithMessage !== undefined && { shutdown_with_message: opts.shutdownWithMessage }),
+                ...(opts.output !== undefined && { out_file: opts.output }),
+                ...(opts.error !== undefined && { error_file: opts.error }),
+                ...(opts.log !== undefined && { log_file: opts.log }),
+                ...(opts.time !== undefined && { time: opts.time }),
+                ...(opts.logDateFormat !== undefined && { log_date_format: opts.logDateFormat }),
+                ...(opts.mergeLogs !== undefined && { merge_logs: opts.mergeLogs }),
+                ...(opts.logType !== undefined && { log_type: opts.logType }),
               },
               { cwd: process.cwd(), env: process.env, warn },
             ),
@@ -166,24 +188,45 @@ export function buildProgram(): Command {
 
   program
     .command('logs')
-    .description('print and follow logs')
+    .description('print the last lines of the logs (rotated files included), then follow them')
     .argument('[target]', 'app name or process id', 'all')
     .option('--lines <n>', 'lines of history to print per file', '15')
     .option('--err', 'only stderr')
     .option('--out', 'only stdout')
     .option('--no-follow', 'print history and exit')
-    .action(async (target: string, opts: { lines: string; err?: boolean; out?: boolean; follow: boolean }) => {
+    .option('--json', "one JSON object per line (pm2's fields: message, timestamp, type, process_id, app_name)")
+    .option('--timestamp [format]', 'prefix followed lines with the time they arrive (pm2 date tokens)')
+    .action(async (target: string, opts: { lines: string; err?: boolean; out?: boolean; follow: boolean; json?: boolean; timestamp?: string | boolean }) => {
+      if (!/^\d+$/.test(opts.lines)) throw new SupervisorError('INVALID_REQUEST', `--lines must be a whole number (got "${opts.lines}")`);
+      const timestamp = opts.timestamp === undefined ? null : opts.timestamp === true ? 'YYYY-MM-DD-HH:mm:ss' : String(opts.timestamp);
+      if (timestamp !== null) {
+        const { compileDateFormat } = await import('../shared/log-date-format.js');
+        try {
+          compileDateFormat(timestamp);
+        } catch (error) {
+          throw new SupervisorError('INVALID_REQUEST', `--timestamp format ${(error as Error).message}`);
+        }
+      }
       const { showLogs } = await import('./logs-command.js');
-      await showLogs(target, { lines: Number(opts.lines), err: !!opts.err, out: !!opts.out, follow: opts.follow });
+      await showLogs(target, { lines: Number(opts.lines), err: !!opts.err, out: !!opts.out, follow: opts.follow, json: !!opts.json, timestamp });
     });
 
   program
     .command('flush')
-    .description('empty log files')
+    .description('empty log files, current and rotated')
     .argument('[target]', 'app name', 'all')
     .action(async (target: string) => {
       const { files } = await withDaemon((sv) => sv.call('flush', { target }));
       print(`emptied ${files} log files`);
+    });
+
+  program
+    .command('reload-logs')
+    .alias('reloadLogs')
+    .description('reopen every log file (after logrotate moved them; SIGUSR2 to the daemon does the same)')
+    .action(async () => {
+      const { files } = await withDaemon((sv) => sv.call('reload-logs', {}));
+      print(`reopened ${files} log files`);
     });
 
   program

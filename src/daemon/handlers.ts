@@ -125,6 +125,12 @@ export const handlers: HandlerMap = {
     return { files };
   },
 
+  'reload-logs': async (_params, ctx) => {
+    let files = 0;
+    for (const app of ctx.registry.apps.values()) files += await app.logs.reopen();
+    return { files };
+  },
+
   save: async (_params, ctx) => {
     const specs = [...ctx.registry.apps.values()].map((app) => app.spec);
     await saveDump(ctx.dumpFile, specs);

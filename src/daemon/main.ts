@@ -51,6 +51,10 @@ export async function main(options: MainOptions): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => undefined);
+  // What logrotate's postrotate sends (pm2 uses the same signal): reopen every log file.
+  process.on('SIGUSR2', () => {
+    void daemon?.reopenLogs().then((files) => stamp(`received SIGUSR2: reopened ${files} log files`));
+  });
   // A bug must not take every app down with it: log, keep serving.
   process.on('uncaughtException', (error) => {
     stamp(`uncaught: ${error.stack ?? String(error)}`);

@@ -25,7 +25,7 @@ export interface NewApp {
   slots?: readonly { id: number; instance: number }[];
 }
 
-export interface RegistryOptions extends Pick<AppContext, 'logDir' | 'runtimeUrl' | 'bus' | 'spawn' | 'createLogs'> {
+export interface RegistryOptions extends Pick<AppContext, 'logDir' | 'runtimeUrl' | 'bus' | 'spawn' | 'createLogs' | 'logService'> {
   clock?: Clock;
   /** Something the desired state records changed. */
   changed?(): void;
@@ -55,6 +55,7 @@ export class Registry {
       forget: (app) => this.remove(app),
       ...(options.spawn && { spawn: options.spawn }),
       ...(options.createLogs && { createLogs: options.createLogs }),
+      ...(options.logService && { logService: options.logService }),
     };
   }
 

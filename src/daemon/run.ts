@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
 import { metricsAddressSetting } from '../shared/metrics-address.js';
+import { rotationFromEnv } from '../shared/log-options.js';
 import { homePaths } from '../shared/paths.js';
 import { PROTOCOL_VERSION, type DaemonInfo } from '../shared/protocol.js';
 import { ControlServer } from './control-server.js';
@@ -16,6 +17,7 @@ import { EventBus } from './events.js';
 import { acquireHomeLock } from './lock.js';
 import type { ObservabilityEndpoint } from './observability/http-endpoint.js';
 import { appReadiness, daemonNotReady, type DaemonPhase, type ReadinessReport } from './app-readiness.js';
+import { LogService } from './logs.js';
 import { Registry } from './registry.js';
 import { DesiredStateStore, loadDesiredState, snapshot, stopLeftovers, type DesiredState } from './desired-state.js';
 import { stopBudgetMs } from './retire.js';
@@ -47,6 +49,10 @@ export interface DaemonHandle {
   readonly stopped: Promise<void>;
   /** Whether every app has its wanted processes online (GET /readyz, systemd's READY=1). */
   readiness(): ReadinessReport;
+  /** Reopens every log file (SIGUSR2, like `reload-logs`); resolves to how many. */
+  reopenLogs(): Promise<number>;
+  /** Daemon-wide log counters (bytes written, lines dropped), for metrics. */
+  readonly logs: LogService;
 }
 
 /** Slack on top of the longest stop budget before a shutdown SIGKILLs what is left. */
@@ -60,6 +66,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   // Settings from the environment are checked before anything starts.
   handOffWindowSetting(process.env);
   const metricsAddress = metricsAddressSetting(process.env);
+  const rotation = rotationFromEnv(process.env);
   const paths = homePaths(options.home);
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
@@ -72,8 +79,9 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   await rm(paths.socket, { force: true });
   const startedAt = Date.now();
   const bus = new EventBus();
+  const logService = new LogService({ logDir: paths.logDir, bus, log, rotation });
   const desired: { store: DesiredStateStore | null } = { store: null };
-  const registry = new Registry({ logDir: paths.logDir, runtimeUrl: RUNTIME_URL, bus, changed: () => desired.store?.schedule() });
+  const registry = new Registry({ logDir: paths.logDir, runtimeUrl: RUNTIME_URL, bus, logService, changed: () => desired.store?.schedule() });
   const store = new DesiredStateStore(paths.stateFile, () => snapshot(registry), log);
   let notice: string | null = null;
   let phase: DaemonPhase = 'starting';
@@ -126,8 +134,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
           startedAt,
           // The control server does not count its connections yet; the bounds on it will.
           controlConnections: () => 0,
-          // Log writes are never dropped today: each chunk is appended as it arrives.
-          logLinesDropped: () => 0,
+          logLinesDropped: () => logService.linesDropped,
         },
       });
     } catch (error) {
@@ -188,7 +195,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   };
   if (options.startup) void options.startup.finally(running);
   else running();
-  return { info, stop, stopped, registry, readiness };
+  return { info, stop, stopped, registry, readiness, reopenLogs: () => logService.reopenAll(), logs: logService };
 }
 
 /**

@@ -43,7 +43,8 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
     const child = spawn(command, args, {
       cwd: options.spec.cwd,
       env: workerEnv(options.spec, options.identity),
-      stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+      // Streams whose lines would go nowhere (/dev/null) are not even read.
+      stdio: ['ignore', options.logs.stdio('out'), options.logs.stdio('err'), ...(ipc ? ['ipc' as const] : [])],
       // Its own process group, so a stop reaches the children it starts.
       detached: true,
     });
@@ -59,17 +60,19 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
       });
     });
     child.once('error', (error) => {
-      options.logs.write('err', Buffer.from(`[supervisor] cannot start ${command}: ${error.message}\n`));
+      options.logs.write('err', `[supervisor] cannot start ${command}: ${error.message}`);
       if (this.pid === null) {
         this.exit = { code: null, signal: null, at: Date.now() };
         queueMicrotask(() => this.emit('exit', this.exit as WorkerExit));
       }
     });
-    child.stdout?.on('data', (chunk: Buffer) => options.logs.write('out', chunk));
-    child.stderr?.on('data', (chunk: Buffer) => {
-      options.logs.write('err', chunk);
-      this.#stderrTail = (this.#stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
-    });
+    if (child.stdout) options.logs.attach('out', child.stdout);
+    if (child.stderr) {
+      options.logs.attach('err', child.stderr);
+      child.stderr.on('data', (chunk: Buffer) => {
+        this.#stderrTail = (this.#stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+      });
+    }
     child.on('message', (data) => {
       if (data === 'ready') this.emit('ready');
       else this.emit('message', data);

@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { constants } from 'node:os';
+import { validateLogSpec } from './log-options.js';
 import { BALANCE_STRATEGIES, EXEC_MODES, type AppSpec } from './app-spec.js';
 import { boolean, integer, invalid, oneOf, record, string, stringArray, stringMap } from './validate.js';
 
@@ -64,5 +65,6 @@ export function validateAppSpec(value: unknown, field = 'app'): AppSpec {
     queueTimeoutMs: integer(v['queueTimeoutMs'], f('queueTimeoutMs'), 0, DAY_MS),
     drainIdleMs: integer(v['drainIdleMs'], f('drainIdleMs'), 0, DAY_MS),
     drainTimeoutMs: integer(v['drainTimeoutMs'], f('drainTimeoutMs'), 0, DAY_MS),
+    logs: validateLogSpec(v['logs'], f('logs')),
   };
 }

@@ -3,6 +3,8 @@
  * this plain-data shape (it evaluates config files; the daemon never runs user code), and the
  * daemon validates it again at its edge with `validateAppSpec`.
  */
+import { DEFAULT_LOG_SPEC, type LogSpec } from './log-options.js';
+
 export const EXEC_MODES = ['fork', 'cluster'] as const;
 export type ExecMode = (typeof EXEC_MODES)[number];
 
@@ -51,10 +53,13 @@ export interface AppSpec {
   drainIdleMs: number;
   /** How long a draining process may take to finish its connections before it is told to stop. */
   drainTimeoutMs: number;
+  /** Where its output goes and how it is written and rotated (docs/LOGS.md). */
+  logs: LogSpec;
 }
 
 /** The defaults, with the reason for each where it is not pm2's. */
 export const APP_DEFAULTS = {
+  logs: DEFAULT_LOG_SPEC as LogSpec,
   args: [] as string[],
   mode: 'fork' as ExecMode,
   instances: 1,

@@ -36,6 +36,7 @@ const PARAM_CHECKERS: { [M in Method]: ParamChecker<M> } = {
     return { ...target(p), data: p['data'] as Json };
   },
   flush: target,
+  'reload-logs': none,
   save: none,
   resurrect: none,
   subscribe: (p) => ({

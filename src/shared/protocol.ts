@@ -72,11 +72,33 @@ export interface ListenerDescription {
   dropped: number;
 }
 
+/** One log file of an app (or a stream sent to /dev/null), as `describe` shows it. */
+export interface LogFileDescription {
+  /** Which lines: stdout, stderr, or both (pm2's log_file). */
+  stream: 'out' | 'err' | 'combined';
+  /** The instance whose file this is when logs are not merged; null for the app's merged file. */
+  instance: number | null;
+  /** Absolute path, or "/dev/null" when the lines are discarded. */
+  file: string;
+  /** Bytes in the current file (rotated files not counted). */
+  size: number;
+  /** Bytes written since the daemon opened it. */
+  bytesWritten: number;
+  /** Lines lost to disk errors or overload since the daemon opened it. */
+  linesDropped: number;
+  /** The last write or open error, e.g. "ENOSPC: no space left on device, write". */
+  lastError: string | null;
+  lastErrorAt: number | null;
+  /** True while lines are being dropped; writing resumes by itself when the file takes them. */
+  failing: boolean;
+}
+
 export interface AppDescription {
   name: string;
   spec: AppSpec;
   listeners: ListenerDescription[];
   processes: ProcessDescription[];
+  logs: LogFileDescription[];
 }
 
 export interface DaemonInfo {
@@ -117,6 +139,8 @@ export interface Methods {
   signal: { params: { target: Target; signal: string }; result: ProcessInfo[] };
   send: { params: { target: Target; data: Json }; result: { delivered: number } };
   flush: { params: { target: Target }; result: { files: number } };
+  /** Reopens every log file of the daemon (after an external logrotate); pm2's reloadLogs. */
+  'reload-logs': { params: NoParams; result: { files: number } };
   save: { params: NoParams; result: { file: string; apps: number } };
   resurrect: { params: NoParams; result: ProcessInfo[] };
   subscribe: { params: { logs: boolean; events: boolean; target: Target }; result: { subscribed: true } };

@@ -201,6 +201,7 @@ describe('toAppSpec', () => {
       queueTimeoutMs: APP_DEFAULTS.queueTimeoutMs,
       drainIdleMs: APP_DEFAULTS.drainIdleMs,
       drainTimeoutMs: APP_DEFAULTS.drainTimeoutMs,
+      logs: APP_DEFAULTS.logs,
     } satisfies AppSpec);
     expect(warnings).toEqual([]);
   });
@@ -397,7 +398,7 @@ describe('toAppSpec', () => {
   });
 
   describe('pm2-only options', () => {
-    it.each(['watch', 'ignore_watch', 'log_date_format', 'merge_logs', 'out_file', 'namespace', 'cron_restart', 'env_production'])(
+    it.each(['watch', 'ignore_watch', 'pid_file', 'namespace', 'cron_restart', 'env_production'])(
       '%s is ignored with a warning',
       (option) => {
         const s = spec({ [option]: true });
@@ -408,13 +409,56 @@ describe('toAppSpec', () => {
     );
 
     it('several pm2 options give one warning each', () => {
-      spec({ watch: true, time: true, vizion: false });
+      spec({ watch: true, pid_file: 'x.pid', vizion: false });
       expect(warnings).toHaveLength(3);
-      expect(warnings.join('\n')).toMatch(/"watch"[\s\S]*"time"[\s\S]*"vizion"/);
+      expect(warnings.join('\n')).toMatch(/"watch"[\s\S]*"pid_file"[\s\S]*"vizion"/);
     });
 
     it('without a warn callback they are still ignored, silently', () => {
       expect(() => toAppSpec({ script: 'app.js', watch: true } as unknown as AppConfig, { cwd: dir, env: {} })).not.toThrow();
+    });
+  });
+
+  describe("pm2's log options", () => {
+    it('turn into the log spec: paths against cwd, /dev/null and NULL, time, json, rotation', () => {
+      const s = spec({
+        out_file: 'logs/out.txt',
+        error_file: '/dev/null',
+        log_file: true,
+        merge_logs: false,
+        time: true,
+        log_type: 'json',
+        log_max_size: '1M',
+        log_retain: '3',
+        log_compress: true,
+      });
+      expect(warnings).toEqual([]);
+      expect(s.logs).toEqual({
+        outFile: join(dir, 'logs', 'out.txt'),
+        errFile: '/dev/null',
+        logFile: true,
+        mergeLogs: false,
+        dateFormat: 'YYYY-MM-DDTHH:mm:ss',
+        logType: 'json',
+        maxSize: 1024 * 1024,
+        retain: 3,
+        compress: true,
+      });
+      expect(spec({ err_file: 'NULL', log_date_format: 'HH:mm', time: true, combine_logs: false }).logs).toMatchObject({ errFile: '/dev/null', dateFormat: 'HH:mm', mergeLogs: false });
+      expect(spec({}).logs).toEqual(APP_DEFAULTS.logs);
+    });
+
+    it.each<[Record<string, unknown>, RegExp]>([
+      [{ out_file: '' }, /out_file must be a file path/],
+      [{ log_type: 'xml' }, /log_type must be "json" or "raw"/],
+      [{ log_date_format: '[oops' }, /log_date_format has an unclosed/],
+      [{ log_max_size: '1K' }, /log_max_size must be 0 \(never rotate\) or at least 64K/],
+      [{ log_max_size: 'big' }, /log_max_size must be a size/],
+      [{ log_retain: -1 }, /log_retain must be a whole number/],
+      [{ time: 'yes' }, /time must be true or false/],
+      [{ error_file: 'a', err_file: 'b' }, /same option/],
+    ])('%j is refused: %s', (config, message) => {
+      expect(errorOf(() => spec(config as Partial<AppConfig>)).message).toMatch(message);
     });
   });
 

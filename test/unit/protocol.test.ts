@@ -49,6 +49,7 @@ const VALID_PARAMS: { [M in Method]: Params<M> } = {
   signal: { target: 'web', signal: 'SIGUSR2' },
   send: { target: 'web', data: { nested: [1, 'two', null, true] } },
   flush: { target: 'all' },
+  'reload-logs': {},
   save: {},
   resurrect: {},
   subscribe: { target: 'all', logs: true, events: false },
