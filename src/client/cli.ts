@@ -320,13 +320,25 @@ export function buildProgram(): Command {
     .command('daemon')
     .description('run the daemon (--foreground for systemd and containers)')
     .option('--foreground', 'stay in the foreground; SIGTERM stops apps gracefully and saves them')
-    .action(async (opts: { foreground?: boolean }) => {
+    .option('--metrics <address>', 'serve /metrics, /healthz and /readyz on host:port (or a port, on 127.0.0.1)')
+    .option('--start <config-or-script>', 'with --foreground: start these apps instead of those saved in dump.json')
+    .action(async (opts: { foreground?: boolean; metrics?: string; start?: string }) => {
+      if (opts.metrics !== undefined) {
+        const { parseMetricsAddress } = await import('../shared/metrics-address.js');
+        parseMetricsAddress(opts.metrics);
+        // One source of truth for the daemon, whichever way it is started: its environment.
+        process.env['SUPERVISOR_METRICS'] = opts.metrics;
+      }
+      if (opts.start !== undefined && !opts.foreground) throw new SupervisorError('INVALID_REQUEST', '--start needs --foreground');
       if (opts.foreground) {
         const { main } = await import('../daemon/main.js');
-        await main({ foreground: true });
+        await main({ foreground: true, ...(opts.start !== undefined && { start: opts.start }) });
         return;
       }
-      await withDaemon(async (sv) => print(`daemon pid ${sv.daemon.pid}`));
+      await withDaemon(async (sv) => {
+        print(`daemon pid ${sv.daemon.pid}`);
+        if (opts.metrics !== undefined && !sv.startedDaemon) warn(`a daemon was already running: --metrics applies only to a daemon this command starts`);
+      });
     });
 
   program
