@@ -11,6 +11,7 @@
  */
 import type { AppSpec } from './app-spec.js';
 import type { WireError } from './errors.js';
+import type { BusPacket } from './messages.js';
 import type { Json } from './validate.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -141,6 +142,7 @@ export interface ProcessEvent {
   detail: string;
 }
 
-export type EventFrame = { event: 'log'; data: LogEvent } | { event: 'process'; data: ProcessEvent };
+/** After `subscribe` with `messages`: an app's `process.send({ type, data, topic })`, as pm2's bus has it. */
+export type EventFrame = { event: 'log'; data: LogEvent } | { event: 'process'; data: ProcessEvent } | { event: 'message'; data: BusPacket };
 
 export type ServerFrame = ResponseFrame | EventFrame;
