@@ -39,7 +39,7 @@ export async function showLogs(target: string, options: LogsOptions): Promise<vo
         if (!streams.includes(event.data.stream)) return;
         const out = event.data.stream === 'err' ? process.stderr : process.stdout;
         out.write(`${event.data.app}|${event.data.id} | ${event.data.line}\n`);
-      } else {
+      } else if (event.event === 'process') {
         process.stdout.write(`${event.data.app}|${event.data.id} ~ ${event.data.status}: ${event.data.detail}\n`);
       }
     });

@@ -13,12 +13,15 @@ import type { EventBus } from './events.js';
 import { AppLogs } from './logs.js';
 import { MemoryGuard } from './memory-guard.js';
 import { Slot, type SlotHost } from './slot.js';
+import type { WorkerProcess } from './worker-process.js';
 
 export interface AppContext {
   logDir: string;
   runtimeUrl: string;
   bus: EventBus;
   allocateId(): number;
+  /** Every process spawned, for the message router (src/daemon/messages/). */
+  processStarted?(app: App, slot: Slot, worker: WorkerProcess): void;
 }
 
 export class App implements SlotHost {
@@ -65,6 +68,10 @@ export class App implements SlotHost {
 
   emit(event: Omit<ProcessEvent, 'app'>): void {
     this.context.bus.process({ app: this.name, ...event });
+  }
+
+  processStarted(slot: Slot, worker: WorkerProcess): void {
+    this.context.processStarted?.(this, slot, worker);
   }
 
   rotationChanged(): void {

@@ -6,6 +6,7 @@ import { isSignalName } from '../shared/app-spec-validate.js';
 import { SupervisorError } from '../shared/errors.js';
 import { PROTOCOL_VERSION, type DaemonInfo, type Method, type Params, type ProcessInfo, type Result } from '../shared/protocol.js';
 import type { EventBus, Subscriber } from './events.js';
+import type { MessageRouter } from './messages/router.js';
 import { withMetrics } from './metrics.js';
 import type { Registry, Selection } from './registry.js';
 import type { Slot } from './slot.js';
@@ -14,6 +15,7 @@ import { loadDump, saveDump } from './state-file.js';
 export interface HandlerContext {
   registry: Registry;
   bus: EventBus;
+  messages: MessageRouter;
   dumpFile: string;
   info(): DaemonInfo;
   /** Stop every app, then the daemon (after the reply has gone out). */
@@ -100,6 +102,7 @@ export const handlers: HandlerMap = {
           erroredReason: slot.erroredReason,
           nextRestartAt: slot.nextRestartAt,
           unstableExits: slot.policy.unstableExits,
+          messages: { ...ctx.messages.counters(slot) },
         })),
       ),
     );
@@ -137,6 +140,11 @@ export const handlers: HandlerMap = {
     return { delivered };
   },
 
+  sendData: async ({ id, packet }, ctx) => {
+    ctx.messages.sendData(id, packet);
+    return { success: true, data: packet };
+  },
+
   flush: async ({ target }, ctx) => {
     let files = 0;
     for (const { app } of ctx.registry.select(target)) files += await app.logs.flush();
@@ -155,7 +163,7 @@ export const handlers: HandlerMap = {
     return handlers.start({ apps: specs }, ctx);
   },
 
-  subscribe: async ({ target, logs, events }, ctx) => {
+  subscribe: async ({ target, logs, events, messages = false }, ctx) => {
     let app: string | null = null;
     let id: number | null = null;
     if (target !== 'all') {
@@ -163,7 +171,7 @@ export const handlers: HandlerMap = {
       app = selection?.app.name ?? null;
       if (selection && selection.app.name !== target) id = selection.slots[0]?.id ?? null;
     }
-    ctx.connection.subscribe({ logs, events, app, id });
+    ctx.connection.subscribe({ logs, events, messages, app, id });
     return { subscribed: true };
   },
 

@@ -20,7 +20,7 @@ export class Registry {
   #nextId = 0;
   readonly #context: AppContext;
 
-  constructor(options: { logDir: string; runtimeUrl: string; bus: EventBus }) {
+  constructor(options: { logDir: string; runtimeUrl: string; bus: EventBus; processStarted?: AppContext['processStarted'] }) {
     this.#context = { ...options, allocateId: () => this.#nextId++ };
   }
 

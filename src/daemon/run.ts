@@ -13,6 +13,7 @@ import { PROTOCOL_VERSION, type DaemonInfo } from '../shared/protocol.js';
 import { ControlServer } from './control-server.js';
 import { EventBus } from './events.js';
 import { acquireHomeLock } from './lock.js';
+import { MessageRouter } from './messages/router.js';
 import { Registry } from './registry.js';
 import { loadDump, saveDump } from './state-file.js';
 import { VERSION } from '../shared/version.js';
@@ -50,7 +51,13 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   await rm(paths.socket, { force: true });
   const startedAt = Date.now();
   const bus = new EventBus();
-  const registry = new Registry({ logDir: paths.logDir, runtimeUrl: RUNTIME_URL, bus });
+  const registry = new Registry({
+    logDir: paths.logDir,
+    runtimeUrl: RUNTIME_URL,
+    bus,
+    processStarted: (app, slot, worker) => messages.attach(app, slot, worker),
+  });
+  const messages = new MessageRouter(registry.apps, bus);
   const info = (): DaemonInfo => ({
     pid: process.pid,
     version: VERSION,
@@ -71,6 +78,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
       const apps = [...registry.apps.values()];
       await Promise.all(apps.flatMap((app) => app.slots.map((slot) => slot.stop())));
       for (const app of apps) registry.remove(app);
+      messages.close();
       // Files first: once a client sees its connection close, the daemon must be gone for good.
       await rm(paths.socket, { force: true });
       await rm(paths.pidFile, { force: true });
@@ -81,7 +89,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
     })());
 
   const server = new ControlServer(
-    { registry, bus, dumpFile: paths.dumpFile, info, shutdown: () => setImmediate(() => void stop()) },
+    { registry, bus, messages, dumpFile: paths.dumpFile, info, shutdown: () => setImmediate(() => void stop()) },
     bus,
     log,
   );

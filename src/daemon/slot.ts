@@ -25,6 +25,8 @@ export interface SlotHost {
   onClusterMessage(slot: Slot, member: WorkerMember, message: WorkerToDaemon, handle: unknown): void;
   /** A worker entered or left rotation: queued connections may now have somewhere to go. */
   rotationChanged(): void;
+  /** A process was just spawned for this slot (the message router attaches to it). */
+  processStarted(slot: Slot, worker: WorkerProcess): void;
   emit(event: Omit<ProcessEvent, 'app'>): void;
 }
 
@@ -168,6 +170,7 @@ export class Slot {
     const member = spec.mode === 'cluster' ? new WorkerMember(this.id, worker) : null;
     worker.on('runtime', (message, handle) => this.#onRuntime(worker, member, message, handle));
     worker.on('exit', (exit) => this.#onExit(worker, member, exit));
+    this.host.processStarted(this, worker);
     return { worker, member };
   }
 

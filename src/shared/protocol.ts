@@ -11,7 +11,7 @@
  */
 import type { AppSpec } from './app-spec.js';
 import type { WireError } from './errors.js';
-import type { BusPacket } from './messages.js';
+import type { BusPacket, MessageCounters } from './messages.js';
 import type { Json } from './validate.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -60,6 +60,8 @@ export interface ProcessDescription extends ProcessInfo {
   /** Epoch milliseconds of the next automatic restart, when one is scheduled. */
   nextRestartAt: number | null;
   unstableExits: number;
+  /** Messages between processes and to the API bus, over the slot's processes (docs/MESSAGES.md). */
+  messages: MessageCounters;
 }
 
 export interface ListenerDescription {
@@ -104,10 +106,16 @@ export interface Methods {
   scale: { params: { name: string; count: number; relative: boolean }; result: ProcessInfo[] };
   signal: { params: { target: Target; signal: string }; result: ProcessInfo[] };
   send: { params: { target: Target; data: Json }; result: { delivered: number } };
+  /**
+   * pm2's sendDataToProcessId: `packet` ({ type, topic, data, … }, with `id` set to the
+   * process id) goes to that process's process.on('message'). Result in pm2's shape.
+   */
+  sendData: { params: { id: number; packet: DataPacket }; result: { success: true; data: DataPacket } };
   flush: { params: { target: Target }; result: { files: number } };
   save: { params: NoParams; result: { file: string; apps: number } };
   resurrect: { params: NoParams; result: ProcessInfo[] };
-  subscribe: { params: { logs: boolean; events: boolean; target: Target }; result: { subscribed: true } };
+  /** `messages` (optional, default false): app messages for launchBus. */
+  subscribe: { params: { logs: boolean; events: boolean; messages?: boolean; target: Target }; result: { subscribed: true } };
   kill: { params: NoParams; result: { stopped: number } };
 }
 export type Method = keyof Methods;
@@ -123,6 +131,15 @@ export interface RequestFrame<M extends Method = Method> {
 export type ResponseFrame =
   | { id: number; result: unknown; error?: undefined }
   | { id: number | null; error: WireError; result?: undefined };
+
+/** pm2's packet for sendDataToProcessId: `type`, `topic` and `data` are required, other fields pass. */
+export interface DataPacket {
+  id: number;
+  type: string;
+  topic: Json;
+  data: Json;
+  [key: string]: Json;
+}
 
 /** A line written by a process, streamed to subscribers. */
 export interface LogEvent {
