@@ -308,6 +308,37 @@ describe("pm2's bus and sendDataToProcessId", () => {
   });
 });
 
+describe("seed 000's code with pm2 swapped for the API", () => {
+  let r: Running;
+  afterAll(async () => tearDown(r));
+  beforeAll(async () => {
+    r = await setUp();
+  });
+
+  it('finds the master with list(), and round-trips through sendDataToProcessId and callbacks', async () => {
+    const config = join(r.probes.dir, 'seed.config.json');
+    const dir = join(ROOT, 'test', 'fixtures', 'pm2-seed');
+    await writeFile(
+      config,
+      JSON.stringify({
+        apps: [
+          { name: 'Master', script: join(dir, 'master.cjs') },
+          { name: 'Worker', script: join(dir, 'worker.cjs'), instances: 3, exec_mode: 'fork' },
+        ],
+      }),
+    );
+    const started = await r.home.cli(['start', config]);
+    expect(started.code, started.stderr).toBe(0);
+    const done = await waitFor(() => {
+      const reports = r.driver.reports('done');
+      return reports.length === 3 ? reports : null;
+    }, 'three workers to finish');
+    const workers = (await r.home.list()).filter((p) => p.name === 'Worker').map((p) => p.id);
+    expect(done.map((d) => d['processPID']).sort()).toEqual(workers.sort());
+    for (const d of done) expect(d['answers']).toEqual([0, 2, 4, 6, 8]);
+  });
+});
+
 describe('outside a daemon', () => {
   it('is not supervised, has no self, and rejects with DAEMON_GONE', async () => {
     const script = `import('${join(ROOT, 'dist', 'process', 'index.js')}').then(async (sv) => {
