@@ -29,7 +29,6 @@ import {
 } from '../shared/messages.js';
 import type { RemoteError } from '../shared/worker-messages.js';
 import { hasDaemon, onDaemon, toDaemon } from './channel.js';
-import { hold, release } from './keep-alive.js';
 
 interface Pending {
   resolve(value: unknown): void;
@@ -40,6 +39,26 @@ interface Pending {
 type Outgoing = Parameters<typeof toDaemon>[0];
 
 const NOT_SUPERVISED = 'this process was not started by Supervisor: there is no daemon to route messages';
+
+/**
+ * Keeps the process alive while it has a pending call, a request handler or a listener, as a
+ * referenced socket would. One timer that never fires, referenced and unreferenced: a request
+ * at a time would otherwise create and clear a timer per request (keep-alive.ts does that).
+ */
+class KeepAlive {
+  #reasons = 0;
+  #timer: NodeJS.Timeout | null = null;
+
+  hold(): void {
+    if (this.#reasons++ > 0) return;
+    this.#timer ??= setInterval(() => undefined, 2 ** 31 - 1);
+    this.#timer.ref();
+  }
+
+  release(): void {
+    if (--this.#reasons === 0) this.#timer?.unref();
+  }
+}
 
 class ConnectedApi implements ProcessApi {
   readonly supervised = true;
@@ -56,6 +75,7 @@ class ConnectedApi implements ProcessApi {
   #wantsScheduled = false;
   #holding = false;
   #holdingForCalls = false;
+  readonly #keepAlive = new KeepAlive();
   #gone = false;
 
   constructor(self: ProcessRef) {
@@ -182,8 +202,8 @@ class ConnectedApi implements ProcessApi {
     const holding = this.#pending.size > 0;
     if (holding === this.#holdingForCalls) return;
     this.#holdingForCalls = holding;
-    if (holding) hold();
-    else release();
+    if (holding) this.#keepAlive.hold();
+    else this.#keepAlive.release();
   }
 
   #queueFull(chars: number): MessageError | null {
@@ -274,8 +294,8 @@ class ConnectedApi implements ProcessApi {
   #setHolding(holding: boolean): void {
     if (holding === this.#holding || (holding && this.#gone)) return;
     this.#holding = holding;
-    if (holding) hold();
-    else release();
+    if (holding) this.#keepAlive.hold();
+    else this.#keepAlive.release();
   }
 }
 

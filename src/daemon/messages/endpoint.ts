@@ -46,7 +46,22 @@ export class Endpoint {
   ackCounts: number[] = [];
   #queuedMessages = 0;
   #queuedChars = 0;
-  readonly #onWritten: (chars: number) => () => void;
+  /**
+   * The characters of each write not yet confirmed, oldest first: a channel completes its
+   * writes in order, so one callback that takes the oldest serves every write (no closure per
+   * message).
+   */
+  readonly #unconfirmed: number[] = [];
+  #unconfirmedHead = 0;
+  readonly #written = (): void => {
+    const chars = this.#unconfirmed[this.#unconfirmedHead++] as number;
+    if (this.#unconfirmedHead === this.#unconfirmed.length) {
+      this.#unconfirmed.length = 0;
+      this.#unconfirmedHead = 0;
+    }
+    this.#queuedMessages -= 1;
+    this.#queuedChars -= chars;
+  };
 
   constructor(
     readonly app: App,
@@ -55,10 +70,6 @@ export class Endpoint {
     readonly counters: MessageCounters,
   ) {
     this.sender = { id: slot.id, name: app.name, instance: slot.instance, pid: worker.pid };
-    this.#onWritten = (chars) => () => {
-      this.#queuedMessages -= 1;
-      this.#queuedChars -= chars;
-    };
   }
 
   /** The slot's current process, launching or online, with its channel open. */
@@ -81,10 +92,9 @@ export class Endpoint {
   /** A plain message for the app's process.on('message') (pm2's sendDataToProcessId). */
   deliverToApp(packet: unknown, chars: number): boolean {
     if (!this.hasRoom(chars)) return false;
-    this.#queuedMessages += 1;
-    this.#queuedChars += chars;
-    if (this.worker.sendMessage(packet, this.#onWritten(chars))) return true;
-    this.#onWritten(chars)();
+    this.#queued(chars);
+    if (this.worker.sendMessage(packet, this.#written)) return true;
+    this.#unqueue();
     return false;
   }
 
@@ -98,10 +108,21 @@ export class Endpoint {
   }
 
   #write(message: RuntimeMessage, chars: number): boolean {
+    this.#queued(chars);
+    if (this.worker.sendRuntime(message, undefined, this.#written)) return true;
+    this.#unqueue();
+    return false;
+  }
+
+  #queued(chars: number): void {
     this.#queuedMessages += 1;
     this.#queuedChars += chars;
-    if (this.worker.sendRuntime(message, undefined, this.#onWritten(chars))) return true;
-    this.#onWritten(chars)();
-    return false;
+    this.#unconfirmed.push(chars);
+  }
+
+  /** Takes back the newest write, which the channel refused without a callback. */
+  #unqueue(): void {
+    this.#queuedMessages -= 1;
+    this.#queuedChars -= this.#unconfirmed.pop() as number;
   }
 }
