@@ -246,6 +246,9 @@ describe('peer events', () => {
     const ids = await startProbe(r, 'pool', r.probes.cjs, { args: ['-i', '2'], env: { PROBE_READY: '1' } });
     const [first, second] = ids as [number, number];
     await waitFor(() => peerEvents().filter((e) => e.event === 'online' && ids.includes(e.id)).length === 2, 'online events');
+    // Cluster-mode processes serve requests like any other.
+    const answers = [await r.driver.do(watcher, 'request', { target: 'pool', data: 'c' }), await r.driver.do(watcher, 'request', { target: 'pool', data: 'c' })];
+    expect(answers.map((a) => (a.value as { by: number }).by).sort()).toEqual([...ids].sort());
 
     const pid = (await r.home.list()).find((p) => p.id === first)?.pid as number;
     process.kill(pid, 'SIGKILL');
