@@ -2,46 +2,73 @@
  * An app: its spec, its slots, its log files and, in cluster mode, the sockets it listens on.
  * The sockets belong to the app, not to any worker: they stay open across crashes, restarts
  * and reloads, and close when the app is stopped as a whole or deleted.
+ *
+ * Every lifecycle change of the app is an operation on its queue (operations.ts), so no two
+ * interleave; the methods below are those operations.
  */
 import type { AppSpec } from '../shared/app-spec.js';
 import type { AppDescription, ProcessEvent } from '../shared/protocol.js';
 import { listenKey, type WorkerToDaemon, type ListenError } from '../shared/worker-messages.js';
+import type { Clock } from './clock.js';
 import { createBalancer } from './cluster/balancer.js';
 import { OwnedSocket, type RawHandle } from './cluster/owned-socket.js';
 import type { WorkerMember } from './cluster/worker-member.js';
 import type { EventBus } from './events.js';
 import { AppLogs } from './logs.js';
+import type { ManagedProcess, ProcessIdentity } from './managed-process.js';
 import { MemoryGuard } from './memory-guard.js';
+import { checkAborted, OperationQueue, untilAborted } from './operations.js';
 import { Slot, type SlotHost } from './slot.js';
-import type { WorkerProcess } from './worker-process.js';
+import { WorkerProcess } from './worker-process.js';
+
+/** How long start, restart and scale wait for new processes to leave 'launching' before they answer. */
+export const SETTLE_MS = 2000;
+
+/** The log side of an app, as the lifecycle code uses it. */
+export type AppLogsLike = Pick<AppLogs, 'sinkFor' | 'note' | 'flush' | 'close'>;
 
 export interface AppContext {
   logDir: string;
   runtimeUrl: string;
   bus: EventBus;
+  clock: Clock;
   allocateId(): number;
-  /** Every process spawned, for the message router (src/daemon/messages/). */
-  processStarted?(app: App, slot: Slot, worker: WorkerProcess): void;
+  /** Every process the daemon starts is reported here (the daemon-wide process table). */
+  track(process: ManagedProcess): void;
+  /** Something the desired state records changed (apps, specs, slots, statuses). */
+  changed(): void;
+  /** Starts a process; the default spawns a WorkerProcess. Unit tests pass fakes. */
+  spawn?(spec: AppSpec, identity: ProcessIdentity, logs: AppLogsLike): ManagedProcess;
+  /** The app's logs; the default writes files under logDir. */
+  createLogs?(name: string): AppLogsLike;
+  /** Every process started, with its app and slot id: the message router attaches to it (src/daemon/messages/). */
+  processStarted?(app: App, slotId: number, process: ManagedProcess): void;
 }
 
 export class App implements SlotHost {
   readonly slots: Slot[] = [];
-  readonly logs: AppLogs;
+  readonly logs: AppLogsLike;
+  readonly ops: OperationQueue;
   readonly sockets = new Map<string, OwnedSocket>();
   /** The last address that could not be bound, kept for `describe`. */
   lastListenError: { address: string; error: ListenError } | null = null;
-  readonly #memoryGuard: MemoryGuard | null;
+  /** Completed reloads (of the whole app or of some of its processes). */
+  reloads = 0;
+  #memoryGuard: MemoryGuard | null = null;
+  #disposed = false;
+  readonly #slotWaiters = new Set<() => void>();
 
   constructor(
     public spec: AppSpec,
     private readonly context: AppContext,
+    /** Slots to recreate (id and instance), when restoring after a daemon crash. */
+    restore: readonly { id: number; instance: number }[] = [],
   ) {
-    this.logs = new AppLogs(context.logDir, spec.name, context.bus);
-    for (let instance = 0; instance < spec.instances; instance++) this.addSlot();
-    this.#memoryGuard =
-      spec.maxMemoryRestart > 0
-        ? new MemoryGuard(spec.maxMemoryRestart, () => this.slots, (slot, text) => this.logs.note(slot.id, text))
-        : null;
+    this.ops = new OperationQueue(spec.name);
+    this.logs = context.createLogs?.(spec.name) ?? new AppLogs(context.logDir, spec.name, context.bus);
+    if (restore.length > 0) for (const { id, instance } of restore) this.slots.push(new Slot(id, instance, this));
+    else for (let instance = 0; instance < spec.instances; instance++) this.#addSlot();
+    this.#startMemoryGuard();
   }
 
   get name(): string {
@@ -52,10 +79,163 @@ export class App implements SlotHost {
     return this.context.runtimeUrl;
   }
 
-  addSlot(): Slot {
+  get clock(): Clock {
+    return this.context.clock;
+  }
+
+  readonly spawn = (identity: ProcessIdentity): ManagedProcess => {
+    const process = this.context.spawn
+      ? this.context.spawn(this.spec, identity, this.logs)
+      : new WorkerProcess({ spec: this.spec, identity, runtimeUrl: this.context.runtimeUrl, logs: this.logs.sinkFor(identity.slotId) });
+    this.context.track(process);
+    this.context.processStarted?.(this, identity.slotId, process);
+    return process;
+  };
+
+  note(slotId: number, text: string): void {
+    this.logs.note(slotId, text);
+  }
+
+  emit(event: Omit<ProcessEvent, 'app'>): void {
+    this.context.bus.process({ app: this.name, ...event });
+  }
+
+  slotChanged(): void {
+    for (const wake of [...this.#slotWaiters]) wake();
+    this.context.changed();
+  }
+
+  rotationChanged(): void {
+    for (const socket of this.sockets.values()) socket.flush();
+  }
+
+  // ---- operations: each runs on the app's queue ----
+
+  /** Starts the given slots (those not running), then waits a little for them to settle. */
+  start(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('start', async (signal) => {
+      for (const slot of slots) if (this.slots.includes(slot)) slot.start();
+      await this.#settle(slots, signal);
+    });
+  }
+
+  /** Stops the given slots; when that leaves the whole app stopped, its sockets close. */
+  stop(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('stop', () => this.#stopSlots(slots));
+  }
+
+  restart(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('restart', async (signal) => {
+      await Promise.all(slots.map((slot) => slot.hold(() => slot.restart())));
+      checkAborted(signal);
+      await this.#settle(slots, signal);
+    });
+  }
+
+  /**
+   * Replaces the given slots one at a time (each replacement is in rotation before the next
+   * starts); the old processes drain concurrently, so the whole reload takes about one drain.
+   * A stop or delete arriving meanwhile aborts it: the replacement being started is stopped,
+   * and those already swapped stay.
+   */
+  reload(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('reload', async (signal) => {
+      const drains: Promise<unknown>[] = [];
+      try {
+        for (const slot of slots) {
+          checkAborted(signal);
+          if (!this.slots.includes(slot)) continue;
+          drains.push((await slot.hold(() => slot.replace(signal))).retired);
+        }
+        this.reloads += 1;
+        await this.#settle(slots, signal);
+      } finally {
+        // Old processes finish draining even when the reload is aborted; a stop that follows
+        // waits for them itself, so only an uninterrupted reload waits here.
+        if (!signal.aborted) await untilAborted(Promise.allSettled(drains), signal);
+      }
+    });
+  }
+
+  /**
+   * Changes the number of processes; removed ones are the highest instances, stopped
+   * gracefully. Scaling does not change whether the app runs: new processes of a stopped app
+   * stay stopped until it is started.
+   */
+  scale(count: number): Promise<void> {
+    return this.ops.run('scale', async (signal) => {
+      const running = this.slots.some((slot) => slot.wanted);
+      const added: Slot[] = [];
+      while (this.slots.length < count) added.push(this.#addSlot());
+      const removed = this.slots.length > count ? this.#removeFromList(this.slots.slice(count)) : [];
+      this.spec = { ...this.spec, instances: count };
+      this.context.changed();
+      if (running) for (const slot of added) slot.start();
+      await Promise.all(removed.map((slot) => slot.hold(() => slot.stop())));
+      await this.#settle(added, signal);
+    });
+  }
+
+  /** `delete <id>`: stops these processes and removes them from the app (its instance count drops). */
+  remove(slots: readonly Slot[]): Promise<void> {
+    return this.ops.run('remove', async () => {
+      await Promise.all(slots.map((slot) => slot.hold(() => slot.stop())));
+      this.#removeFromList(slots);
+      this.spec = { ...this.spec, instances: Math.max(1, this.slots.length) };
+      if (this.slots.every((slot) => slot.state.status === 'stopped')) this.closeSockets();
+      this.context.changed();
+    });
+  }
+
+  /** Stops everything for good; the registry forgets the app once this resolves. */
+  delete(): Promise<void> {
+    return this.ops.run('delete', () => this.#stopSlots(this.slots));
+  }
+
+  /** The memory guard's replacement of one process; skipped if any operation runs or waits. */
+  replaceOne(slot: Slot): Promise<void> {
+    return this.ops.run('replace', async (signal) => {
+      // Only a serving process is replaced; a stopped one must not be started by this.
+      if (!this.slots.includes(slot) || slot.state.status !== 'online') return;
+      const { retired } = await slot.hold(() => slot.replace(signal));
+      await untilAborted(retired, signal);
+    });
+  }
+
+  async #stopSlots(slots: readonly Slot[]): Promise<void> {
+    await Promise.all(slots.map((slot) => slot.hold(() => slot.stop())));
+    if (this.slots.every((slot) => slot.state.status === 'stopped')) this.closeSockets();
+  }
+
+  /** Waits, bounded, until none of `slots` is launching, so replies show where things landed. */
+  #settle(slots: readonly Slot[], signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (signal.aborted || !slots.some((slot) => slot.state.status === 'launching')) finish();
+      };
+      const finish = (): void => {
+        this.clock.clearTimeout(timer);
+        this.#slotWaiters.delete(check);
+        signal.removeEventListener('abort', finish);
+        resolve();
+      };
+      const timer = this.clock.setTimeout(finish, SETTLE_MS);
+      this.#slotWaiters.add(check);
+      signal.addEventListener('abort', finish, { once: true });
+      check();
+    });
+  }
+
+  #addSlot(): Slot {
     const slot = new Slot(this.context.allocateId(), this.#freeInstance(), this);
     this.slots.push(slot);
     return slot;
+  }
+
+  #removeFromList(slots: readonly Slot[]): Slot[] {
+    const removed = this.slots.filter((slot) => slots.includes(slot));
+    this.slots.splice(0, this.slots.length, ...this.slots.filter((slot) => !slots.includes(slot)));
+    return removed;
   }
 
   /** The lowest instance number not in use, so scaling down then up reuses numbers. */
@@ -66,16 +246,14 @@ export class App implements SlotHost {
     return n;
   }
 
-  emit(event: Omit<ProcessEvent, 'app'>): void {
-    this.context.bus.process({ app: this.name, ...event });
-  }
-
-  processStarted(slot: Slot, worker: WorkerProcess): void {
-    this.context.processStarted?.(this, slot, worker);
-  }
-
-  rotationChanged(): void {
-    for (const socket of this.sockets.values()) socket.flush();
+  #startMemoryGuard(): void {
+    if (this.spec.maxMemoryRestart <= 0) return;
+    this.#memoryGuard = new MemoryGuard(
+      this.spec.maxMemoryRestart,
+      () => this.slots,
+      (slot) => this.replaceOne(slot),
+      (slot, text) => this.logs.note(slot.id, text),
+    );
   }
 
   onClusterMessage(slot: Slot, member: WorkerMember, message: WorkerToDaemon, handle: unknown): void {
@@ -110,6 +288,12 @@ export class App implements SlotHost {
 
   async #listen(slot: Slot, member: WorkerMember, seq: number, request: Parameters<typeof listenKey>[0]): Promise<void> {
     const key = listenKey(request);
+    if (this.#disposed || !slot.wanted) {
+      // A process listening while its app is being stopped or deleted must not reopen a port.
+      const error: ListenError = { code: 'ECANCELED', errno: -125, syscall: 'listen', message: 'the app is stopping' };
+      member.worker.sendRuntime({ t: 'listening', seq, key, address: null, error, reportCloses: false });
+      return;
+    }
     let socket = this.sockets.get(key);
     if (!socket) {
       socket = new OwnedSocket(key, request, createBalancer(this.spec.balance), {
@@ -122,6 +306,10 @@ export class App implements SlotHost {
     const reportCloses = this.spec.balance === 'least-connections';
     try {
       const address = await socket.ready;
+      if (this.#disposed) {
+        socket.close();
+        return;
+      }
       if (member.worker.exit) return;
       socket.members.add(member);
       member.sockets.set(key, socket);
@@ -146,6 +334,7 @@ export class App implements SlotHost {
 
   /** Releases everything the app holds; its slots must already be stopped. */
   dispose(): void {
+    this.#disposed = true;
     this.#memoryGuard?.stop();
     this.closeSockets();
     this.logs.close();

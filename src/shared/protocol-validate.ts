@@ -54,6 +54,7 @@ const PARAM_CHECKERS: { [M in Method]: ParamChecker<M> } = {
     messages: p['messages'] === undefined ? false : boolean(p['messages'], 'params.messages'),
   }),
   kill: none,
+  check: none,
 };
 
 export function isMethod(value: unknown): value is Method {

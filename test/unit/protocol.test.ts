@@ -54,6 +54,7 @@ const VALID_PARAMS: { [M in Method]: Params<M> } = {
   resurrect: {},
   subscribe: { target: 'all', logs: true, events: false, messages: true },
   kill: {},
+  check: {},
 };
 
 describe('parseRequest: valid frames', () => {

@@ -7,9 +7,7 @@ import { MESSAGE_LIMITS, type MessageCounters, type Sender } from '../../shared/
 import type { DaemonToWorker } from '../../shared/worker-messages.js';
 import type { App } from '../app.js';
 import type { Slot } from '../slot.js';
-import type { WorkerProcess } from '../worker-process.js';
-
-type RuntimeMessage = Parameters<WorkerProcess['sendRuntime']>[0];
+import type { ManagedProcess, RuntimeMessage } from '../managed-process.js';
 
 /** A request between two processes, from the moment the daemon takes it until it is answered. */
 export interface RequestEntry {
@@ -66,7 +64,7 @@ export class Endpoint {
   constructor(
     readonly app: App,
     readonly slot: Slot,
-    readonly worker: WorkerProcess,
+    readonly worker: ManagedProcess,
     readonly counters: MessageCounters,
   ) {
     this.sender = { id: slot.id, name: app.name, instance: slot.instance, pid: worker.pid };

@@ -20,7 +20,7 @@ import type { WorkerToDaemon } from '../../shared/worker-messages.js';
 import type { App } from '../app.js';
 import type { EventBus } from '../events.js';
 import type { Slot } from '../slot.js';
-import type { WorkerProcess } from '../worker-process.js';
+import type { ManagedProcess } from '../managed-process.js';
 import { Endpoint, type RequestEntry } from './endpoint.js';
 import { PeerEvents } from './peer-events.js';
 import { checkRuntimeMessage } from './validate.js';
@@ -29,7 +29,7 @@ import { checkRuntimeMessage } from './validate.js';
 const PEER_EVENT_CHARS = 256;
 
 export class MessageRouter {
-  readonly #endpoints = new Map<WorkerProcess, Endpoint>();
+  readonly #endpoints = new Map<ManagedProcess, Endpoint>();
   /** Processes that listen for peer events. */
   readonly #watchers = new Set<Endpoint>();
   /** Dispatched requests, by the daemon's number. */
@@ -61,8 +61,10 @@ export class MessageRouter {
     });
   }
 
-  /** A process the app just started: route what it sends, forget it when it exits. */
-  attach(app: App, slot: Slot, worker: WorkerProcess): void {
+  /** A process the app just started for slot `slotId`: route what it sends, forget it when it exits. */
+  attach(app: App, slotId: number, worker: ManagedProcess): void {
+    const slot = app.slots.find((s) => s.id === slotId);
+    if (!slot) return;
     const endpoint = new Endpoint(app, slot, worker, this.counters(slot));
     this.#endpoints.set(worker, endpoint);
     worker.on('runtime', (message) => this.#onRuntime(endpoint, message));
