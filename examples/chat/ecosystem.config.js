@@ -10,6 +10,8 @@ export default {
       script: 'server.js',
       instances: 4,
       balance: 'sticky-ip',
+      // A worker is ready once it has connected to Redis and listens (it says so).
+      wait_ready: true,
     },
   ],
 };

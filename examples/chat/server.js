@@ -49,7 +49,12 @@ io.on('connection', (socket) => {
   socket.on('whoami', (ack) => typeof ack === 'function' && ack({ pid: process.pid, sid: socket.id }));
 });
 
-httpServer.listen(port, host, () => console.log(`pid ${process.pid}: chat on ${host ?? '*'}:${port}, redis ${redisUrl}`));
+httpServer.listen(port, host, () => {
+  console.log(`pid ${process.pid}: chat on ${host ?? '*'}:${port}, redis ${redisUrl}`);
+  // Ready only now, with Redis connected and the port open (wait_ready in the ecosystem file):
+  // a reload puts this worker in rotation only then.
+  process.send?.('ready');
+});
 
 // On stop or reload: stop taking clients, then close the Redis connections.
 process.once('SIGINT', () => {

@@ -3,5 +3,6 @@
 //   npx supervisor start examples/shared-state/ecosystem.config.js
 // PORT (default 3000) and REDIS_URL (default redis://127.0.0.1:6379) come from the environment.
 export default {
-  apps: [{ name: 'shared-state', script: 'server.js', instances: 4 }],
+  // A worker is ready once it has connected to Redis and listens (it says so).
+  apps: [{ name: 'shared-state', script: 'server.js', instances: 4, wait_ready: true }],
 };

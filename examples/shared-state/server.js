@@ -69,7 +69,11 @@ const server = http.createServer((req, res) => {
   );
 });
 
-server.listen(port, host, () => console.log(`pid ${process.pid}: shared-state on ${host ?? '*'}:${port}`));
+server.listen(port, host, () => {
+  console.log(`pid ${process.pid}: shared-state on ${host ?? '*'}:${port}`);
+  // Ready only now, with Redis connected (wait_ready in the ecosystem file).
+  process.send?.('ready');
+});
 
 process.once('SIGINT', () => {
   server.close();
