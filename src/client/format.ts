@@ -81,6 +81,9 @@ export function describeText(apps: readonly AppDescription[]): string {
       out.push(`  process ${p.id} (instance ${p.instance})`);
       out.push(`    status     ${p.status}${p.pid ? `, pid ${p.pid}` : ''}, ${p.restarts} restarts, up ${formatDuration(p.uptimeMs)}`);
       out.push(`    usage      cpu ${p.cpu}%, mem ${formatBytes(p.memory)}${s.mode === 'cluster' ? `, ${p.connections} open connections, ${p.handled} handled` : ''}`);
+      if (p.messages && (p.messages.in || p.messages.out || p.messages.dropped)) {
+        out.push(`    messages   ${p.messages.in} in, ${p.messages.out} out, ${p.messages.dropped} dropped`);
+      }
       if (p.erroredReason) out.push(`    errored    ${p.erroredReason}`);
       if (p.nextRestartAt) out.push(`    next start ${new Date(p.nextRestartAt).toISOString()}`);
       if (p.lastExit) {

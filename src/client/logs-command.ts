@@ -53,7 +53,7 @@ export async function showLogs(target: string, options: LogsOptions): Promise<vo
     }
     if (event.event === 'log') {
       if (streams.includes(event.data.stream)) print(event.data.app, event.data.id, event.data.stream, event.data.line, true);
-    } else if (!options.json) {
+    } else if (event.event === 'process' && !options.json) {
       process.stdout.write(`${event.data.app}|${event.data.id} ~ ${event.data.status}: ${event.data.detail}\n`);
     }
   };

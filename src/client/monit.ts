@@ -79,6 +79,7 @@ export async function monit(): Promise<void> {
     if (lines.length > LOG_LINES_PER_PROCESS) lines.splice(0, lines.length - LOG_LINES_PER_PROCESS);
   };
   const onEvent = (event: EventFrame): void => {
+    if (event.event === 'message') return;
     if (event.event === 'log') keep(event.data.id, { stream: event.data.stream, text: sanitize(event.data.line) });
     else keep(event.data.id, { stream: 'event', text: `${event.data.status}: ${sanitize(event.data.detail)}` });
     if (selectedId === event.data.id) drawSoon();

@@ -46,6 +46,8 @@ export interface AppContext {
   spawn?(spec: AppSpec, identity: ProcessIdentity, logs: AppLogsLike): ManagedProcess;
   /** The app's logs; the default writes files under logDir. */
   createLogs?(name: string, spec: AppSpec): AppLogsLike;
+  /** Every process started, with its app and slot id: the message router attaches to it (src/daemon/messages/). */
+  processStarted?(app: App, slotId: number, process: ManagedProcess): void;
 }
 
 export class App implements SlotHost {
@@ -92,6 +94,7 @@ export class App implements SlotHost {
       ? this.context.spawn(this.spec, identity, this.logs)
       : new WorkerProcess({ spec: this.spec, identity, runtimeUrl: this.context.runtimeUrl, logs: this.logs.sinkFor(identity.slotId, identity.instance) });
     this.context.track(process);
+    this.context.processStarted?.(this, identity.slotId, process);
     return process;
   };
 

@@ -26,7 +26,7 @@ export interface NewApp {
   slots?: readonly { id: number; instance: number }[];
 }
 
-export interface RegistryOptions extends Pick<AppContext, 'logDir' | 'runtimeUrl' | 'bus' | 'spawn' | 'createLogs' | 'logService'> {
+export interface RegistryOptions extends Pick<AppContext, 'logDir' | 'runtimeUrl' | 'bus' | 'spawn' | 'createLogs' | 'logService' | 'processStarted'> {
   clock?: Clock;
   /** Something the desired state records changed. */
   changed?(): void;
@@ -57,6 +57,7 @@ export class Registry {
       ...(options.spawn && { spawn: options.spawn }),
       ...(options.createLogs && { createLogs: options.createLogs }),
       ...(options.logService && { logService: options.logService }),
+      ...(options.processStarted && { processStarted: options.processStarted }),
     };
   }
 

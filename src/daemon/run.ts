@@ -18,6 +18,7 @@ import { acquireHomeLock } from './lock.js';
 import type { ObservabilityEndpoint } from './observability/http-endpoint.js';
 import { appReadiness, daemonNotReady, type DaemonPhase, type ReadinessReport } from './app-readiness.js';
 import { LogService } from './logs.js';
+import { MessageRouter } from './messages/router.js';
 import { Registry } from './registry.js';
 import { DesiredStateStore, loadDesiredState, snapshot, stopLeftovers, type DesiredState } from './desired-state.js';
 import { stopBudgetMs } from './retire.js';
@@ -81,7 +82,16 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   const bus = new EventBus();
   const logService = new LogService({ logDir: paths.logDir, bus, log, rotation });
   const desired: { store: DesiredStateStore | null } = { store: null };
-  const registry = new Registry({ logDir: paths.logDir, runtimeUrl: RUNTIME_URL, bus, logService, changed: () => desired.store?.schedule() });
+  const registry = new Registry({
+    logDir: paths.logDir,
+    runtimeUrl: RUNTIME_URL,
+    bus,
+    logService,
+    changed: () => desired.store?.schedule(),
+    processStarted: (app, slotId, process) => messages.attach(app, slotId, process),
+  });
+  // Before any app is restored below: it routes every process from its start.
+  const messages = new MessageRouter(registry.apps, bus);
   const store = new DesiredStateStore(paths.stateFile, () => snapshot(registry), log);
   let notice: string | null = null;
   let phase: DaemonPhase = 'starting';
@@ -108,6 +118,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
       await stopAll(registry, log);
       for (const app of [...registry.apps.values()]) registry.remove(app);
       await store.clear();
+      messages.close();
       // Files first: once a client sees its connection close, the daemon must be gone for good.
       await rm(paths.socket, { force: true });
       await rm(paths.pidFile, { force: true });
@@ -169,6 +180,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
     {
       registry,
       bus,
+      messages,
       dumpFile: paths.dumpFile,
       info,
       takeNotice: () => {

@@ -108,15 +108,13 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
     return this.#stderrTail.split('\n').filter((line) => line.length > 0).slice(-max);
   }
 
-  /** Sends a runtime message, with a socket handle if given. False when the channel is gone. */
-  sendRuntime(message: RuntimeMessage, handle?: unknown): boolean {
-    if (!this.#child.connected) return false;
-    try {
-      this.#child.send({ cmd: WORKER_CMD, ...message }, handle as never);
-      return true;
-    } catch {
-      return false;
-    }
+  /**
+   * Sends a runtime message, with a socket handle if given. False when the channel is gone.
+   * `onWritten` runs once the channel has written it (or failed to), which is how callers
+   * bound what they leave queued in the channel.
+   */
+  sendRuntime(message: RuntimeMessage, handle?: unknown, onWritten?: () => void): boolean {
+    return this.#send({ cmd: WORKER_CMD, ...message }, handle, onWritten);
   }
 
   /**
@@ -132,11 +130,16 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
     return this.sendRuntime({ t: 'conn', key }, handle);
   }
 
-  /** Delivers an app message (what `process.on('message')` receives). */
-  sendMessage(data: unknown): boolean {
+  /** Delivers an app message (what `process.on('message')` receives); `onWritten` as for sendRuntime. */
+  sendMessage(data: unknown, onWritten?: () => void): boolean {
+    return this.#send(data, undefined, onWritten);
+  }
+
+  #send(message: unknown, handle: unknown, onWritten: (() => void) | undefined): boolean {
     if (!this.#child.connected) return false;
     try {
-      this.#child.send(data as never);
+      if (onWritten) this.#child.send(message as never, handle as never, {}, () => onWritten());
+      else this.#child.send(message as never, handle as never);
       return true;
     } catch {
       return false;
