@@ -10,6 +10,7 @@ import type { AppSpec } from '../shared/app-spec.js';
 import { homePaths, resolveHome } from '../shared/paths.js';
 import type { AppDescription, DaemonInfo, EventFrame, Method, Params, ProcessInfo, Result } from '../shared/protocol.js';
 import type { AppConfig } from './app-config.js';
+import type { SupervisorError } from '../shared/errors.js';
 import type { Connection } from './connection.js';
 import { connectIfRunning, connectOrStart } from './launcher.js';
 
@@ -18,35 +19,53 @@ export interface ConnectOptions {
   home?: string;
   /** Start a daemon if none is running (default true). */
   start?: boolean;
+  /**
+   * The longest wait for one reply in milliseconds, 0 for none; default SUPERVISOR_TIMEOUT,
+   * else 10 minutes. Independently, a daemon that answers no ping for 10 s is unreachable.
+   */
+  timeoutMs?: number;
 }
 
 export class Supervisor {
+  #onClose: (error: SupervisorError | null) => void = () => undefined;
+
   private constructor(
-    private readonly connection: Connection,
+    private connection: Connection,
     /** True when this connect started the daemon. */
     readonly startedDaemon: boolean,
-  ) {}
+    private readonly options: ConnectOptions,
+  ) {
+    connection.onClose = (error) => this.#onClose(error);
+  }
 
   static async connect(options: ConnectOptions = {}): Promise<Supervisor> {
     const paths = homePaths(options.home ?? resolveHome());
+    const connectionOptions = options.timeoutMs === undefined ? {} : { requestTimeoutMs: options.timeoutMs };
     if (options.start === false) {
-      const connection = await connectIfRunning(paths);
+      const connection = await connectIfRunning(paths, connectionOptions);
       if (!connection) {
         const { SupervisorError } = await import('../shared/errors.js');
         throw new SupervisorError('UNREACHABLE', `no daemon is running for ${paths.home}`);
       }
-      return new Supervisor(connection, false);
+      return new Supervisor(connection, false, options);
     }
-    const { connection, started } = await connectOrStart(paths);
-    return new Supervisor(connection, started);
+    const { connection, started } = await connectOrStart(paths, connectionOptions);
+    return new Supervisor(connection, started, options);
   }
 
   get daemon(): DaemonInfo {
     return this.connection.daemon as DaemonInfo;
   }
 
-  /** Any protocol method, typed by the protocol module. */
-  call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
+  /**
+   * Any protocol method, typed by the protocol module. The daemon closes a connection that has
+   * had nothing pending (and no subscription) for a minute; the next call opens a new one.
+   */
+  async call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
+    if (this.connection.closedIdle) {
+      this.connection = (await Supervisor.connect({ ...this.options, start: false })).connection;
+      this.connection.onClose = (error) => this.#onClose(error);
+    }
     return this.connection.request(method, params);
   }
 
@@ -88,8 +107,9 @@ export class Supervisor {
     await this.call('subscribe', { target, ...what });
   }
 
-  onClose(listener: () => void): void {
-    this.connection.onClose = listener;
+  /** Called when the connection ends: with null after close() or when the daemon stops, else with why. */
+  onClose(listener: (error: SupervisorError | null) => void): void {
+    this.#onClose = listener;
   }
 
   /** Stops every app, then the daemon. */

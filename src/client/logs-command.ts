@@ -2,7 +2,7 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { homePaths, resolveHome } from '../shared/paths.js';
-import { Supervisor } from './api.js';
+import type { Supervisor } from './api.js';
 
 interface LogsOptions {
   lines: number;
@@ -11,8 +11,8 @@ interface LogsOptions {
   follow: boolean;
 }
 
-export async function showLogs(target: string, options: LogsOptions): Promise<void> {
-  const sv = await Supervisor.connect();
+/** Prints the history, then (with follow) streams until Ctrl-C or the daemon stops; the caller closes `sv`. */
+export async function showLogs(sv: Supervisor, target: string, options: LogsOptions): Promise<void> {
   const streams = options.err && !options.out ? ['err'] : options.out && !options.err ? ['out'] : ['out', 'err'];
   const apps = target === 'all' ? [...new Set((await sv.list()).map((row) => row.name))] : (await sv.describe(target)).map((app) => app.name);
   const logDir = homePaths(resolveHome()).logDir;
@@ -24,25 +24,28 @@ export async function showLogs(target: string, options: LogsOptions): Promise<vo
       process.stdout.write(`==> ${file} <==\n${lines.join('\n')}\n`);
     }
   }
-  if (!options.follow) {
-    sv.close();
-    return;
-  }
-  await new Promise<void>((resolve) => {
-    sv.onClose(resolve);
-    process.once('SIGINT', () => {
-      sv.close();
-      resolve();
-    });
-    void sv.subscribe(target, { logs: true, events: true }, (event) => {
-      if (event.event === 'log') {
-        if (!streams.includes(event.data.stream)) return;
-        const out = event.data.stream === 'err' ? process.stderr : process.stdout;
-        out.write(`${event.data.app}|${event.data.id} | ${event.data.line}\n`);
-      } else {
-        process.stdout.write(`${event.data.app}|${event.data.id} ~ ${event.data.status}: ${event.data.detail}\n`);
+  if (!options.follow) return;
+  await new Promise<void>((resolve, reject) => {
+    // Ends with the daemon (it stopped: exit 0; it stopped answering: exit 6), or on Ctrl-C.
+    sv.onClose((error) => (error ? reject(error) : resolve()));
+    process.once('SIGINT', () => resolve());
+    sv.subscribe(target, { logs: true, events: true }, (event) => {
+      switch (event.event) {
+        case 'log': {
+          if (!streams.includes(event.data.stream)) return;
+          const out = event.data.stream === 'err' ? process.stderr : process.stdout;
+          out.write(`${event.data.app}|${event.data.id} | ${event.data.line}\n`);
+          return;
+        }
+        case 'process':
+          process.stdout.write(`${event.data.app}|${event.data.id} ~ ${event.data.status}: ${event.data.detail}\n`);
+          return;
+        case 'dropped':
+          // The daemon dropped lines while this terminal (or pipe) fell behind; say so in the stream.
+          process.stderr.write(`supervisor: ${event.data.lines} log lines dropped (this terminal fell behind)\n`);
+          return;
       }
-    });
+    }).catch(reject);
   });
 }
 

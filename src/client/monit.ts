@@ -1,9 +1,9 @@
 /** `supervisor monit`: the process table, refreshed every second until Ctrl-C. */
-import { Supervisor } from './api.js';
+import type { Supervisor } from './api.js';
 import { processTable } from './format.js';
 
-export async function monit(): Promise<void> {
-  const sv = await Supervisor.connect();
+/** Runs until Ctrl-C; the caller closes `sv`. */
+export async function monit(sv: Supervisor): Promise<void> {
   let running = true;
   process.once('SIGINT', () => {
     running = false;
@@ -13,5 +13,4 @@ export async function monit(): Promise<void> {
     process.stdout.write(`\x1b[2J\x1b[H${new Date().toISOString()}  (Ctrl-C to quit)\n\n${processTable(rows)}\n`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
-  sv.close();
 }

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
+import { controlLimitsSetting } from '../shared/control-limits.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
 import { homePaths } from '../shared/paths.js';
 import { PROTOCOL_VERSION, type DaemonInfo } from '../shared/protocol.js';
@@ -38,6 +39,7 @@ const RUNTIME_URL = pathToFileURL(fileURLToPath(new URL('../runtime/preload.js',
 export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   // Settings from the environment are checked before anything starts.
   handOffWindowSetting(process.env);
+  const controlLimits = controlLimitsSetting(process.env);
   const paths = homePaths(options.home);
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
@@ -84,6 +86,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
     { registry, bus, dumpFile: paths.dumpFile, info, shutdown: () => setImmediate(() => void stop()) },
     bus,
     log,
+    controlLimits,
   );
   // The socket is created 0600 from the start, not chmod-ed after a window where it is open.
   const umask = process.umask(0o177);

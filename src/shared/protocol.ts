@@ -5,6 +5,7 @@
  *   client → daemon   { id, method, params }             a request
  *   daemon → client   { id, result } | { id, error }     its response, never both
  *   daemon → client   { event, data }                    after `subscribe`, unsolicited
+ *                                                        ('log', 'process', 'dropped')
  *
  * The first request on a connection must be `hello`, which carries PROTOCOL_VERSION. It is an
  * integer that changes when a message changes shape, not the package version.
@@ -141,6 +142,14 @@ export interface ProcessEvent {
   detail: string;
 }
 
-export type EventFrame = { event: 'log'; data: LogEvent } | { event: 'process'; data: ProcessEvent };
+/**
+ * Log lines this connection missed: it fell more than a megabyte behind, so the daemon dropped
+ * its log lines (never process events or replies) until it caught up. Sent once it has.
+ */
+export interface DroppedEvent {
+  lines: number;
+}
+
+export type EventFrame = { event: 'log'; data: LogEvent } | { event: 'process'; data: ProcessEvent } | { event: 'dropped'; data: DroppedEvent };
 
 export type ServerFrame = ResponseFrame | EventFrame;

@@ -54,7 +54,8 @@ export type DecodedMessage =
   | { kind: 'binary' }
   | { kind: 'ping'; payload: Buffer }
   | { kind: 'pong' }
-  | { kind: 'close' }
+  /** The peer's close code and reason, when it gave them. */
+  | { kind: 'close'; code: number | null; reason: string }
   /** The peer broke the protocol; `code` is the close code to answer with. */
   | { kind: 'error'; code: number; reason: string };
 
@@ -150,7 +151,11 @@ export class FrameDecoder {
       case OP_PONG:
         return { kind: 'pong' };
       case OP_CLOSE:
-        return { kind: 'close' };
+        return {
+          kind: 'close',
+          code: payload.length >= 2 ? payload.readUInt16BE(0) : null,
+          reason: payload.length > 2 ? payload.subarray(2).toString('utf8') : '',
+        };
       case OP_TEXT:
       case OP_BINARY:
         if (this.#fragmentOpcode !== -1) return fail(1002, 'new message inside a fragmented one');

@@ -43,7 +43,9 @@ describe('WebSocket framing', () => {
 
   it('reports binary and close frames', () => {
     expect(server().push(frame(OP_BINARY, Buffer.from([1, 2])))).toEqual([{ kind: 'binary' }]);
-    expect(server().push(frame(OP_CLOSE, Buffer.from([3, 232])))).toEqual([{ kind: 'close' }]);
+    expect(server().push(frame(OP_CLOSE, Buffer.from([3, 232])))).toEqual([{ kind: 'close', code: 1000, reason: '' }]);
+    expect(server().push(frame(OP_CLOSE, Buffer.from([3, 241, 0x69, 0x64, 0x6c, 0x65])))).toEqual([{ kind: 'close', code: 1009, reason: 'idle' }]);
+    expect(server().push(frame(OP_CLOSE, Buffer.alloc(0)))).toEqual([{ kind: 'close', code: null, reason: '' }]);
   });
 
   it.each([
