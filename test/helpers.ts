@@ -85,6 +85,37 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT, timeo
   });
 }
 
+/** A CLI command left running (`logs -f`, `daemon --foreground`), with its output so far. */
+export interface RunningCli {
+  pid: number;
+  stdout(): string;
+  stderr(): string;
+  /** Settles when it exits: its status, or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Signals it by pid if it still runs (SIGKILL by default). */
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolvePromise) =>
+    child.once('close', (code, signal) => resolvePromise({ code, signal })),
+  );
+  return {
+    pid: child.pid as number,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    kill: (signal = 'SIGKILL') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
