@@ -203,7 +203,6 @@ describe('cluster mode: hand-off window', () => {
     // lower slot, so it has the first turn, and after each NACK the cursor is on the healthy
     // worker, whose turn it takes: the starved one is offered every one of the 6 first.
     const rows = await home.list();
-    expect(rows.find((r) => r.pid === starved)?.handled).toBeGreaterThan(0);
     expect(rows.find((r) => r.pid === starved)?.handled).toBe(6);
     expect(rows.find((r) => r.pid === healthy)?.handled).toBe(6);
     expect(rows.find((r) => r.pid === starved)?.status).toBe('online');
