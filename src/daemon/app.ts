@@ -2,43 +2,74 @@
  * An app: its spec, its slots, its log files and, in cluster mode, the sockets it listens on.
  * The sockets belong to the app, not to any worker: they stay open across crashes, restarts
  * and reloads, and close when the app is stopped as a whole or deleted.
+ *
+ * Every lifecycle change of the app is an operation on its queue (operations.ts), so no two
+ * interleave; the methods below are those operations.
  */
 import type { AppSpec } from '../shared/app-spec.js';
 import type { AppDescription, ProcessEvent } from '../shared/protocol.js';
 import { listenKey, type WorkerToDaemon, type ListenError } from '../shared/worker-messages.js';
+import type { Clock } from './clock.js';
 import { createBalancer } from './cluster/balancer.js';
 import { OwnedSocket, type RawHandle } from './cluster/owned-socket.js';
 import type { WorkerMember } from './cluster/worker-member.js';
 import type { EventBus } from './events.js';
 import { AppLogs } from './logs.js';
+import type { ManagedProcess, ProcessIdentity } from './managed-process.js';
 import { MemoryGuard } from './memory-guard.js';
+import { checkAborted, OperationQueue, untilAborted } from './operations.js';
 import { Slot, type SlotHost } from './slot.js';
+import { WorkerProcess } from './worker-process.js';
+import { sameSpec } from '../shared/app-spec-compare.js';
+
+/** How long start, restart and scale wait for new processes to leave 'launching' before they answer. */
+export const SETTLE_MS = 2000;
+
+/** The log side of an app, as the lifecycle code uses it. */
+export type AppLogsLike = Pick<AppLogs, 'sinkFor' | 'note' | 'flush' | 'close'>;
 
 export interface AppContext {
   logDir: string;
   runtimeUrl: string;
   bus: EventBus;
+  clock: Clock;
   allocateId(): number;
+  /** Every process the daemon starts is reported here (the daemon-wide process table). */
+  track(process: ManagedProcess): void;
+  /** Something the desired state records changed (apps, specs, slots, statuses). */
+  changed(): void;
+  /** The app was deleted and its processes are gone: forget it. */
+  forget(app: App): void;
+  /** Starts a process; the default spawns a WorkerProcess. Unit tests pass fakes. */
+  spawn?(spec: AppSpec, identity: ProcessIdentity, logs: AppLogsLike): ManagedProcess;
+  /** The app's logs; the default writes files under logDir. */
+  createLogs?(name: string): AppLogsLike;
 }
 
 export class App implements SlotHost {
   readonly slots: Slot[] = [];
-  readonly logs: AppLogs;
+  readonly logs: AppLogsLike;
+  readonly ops: OperationQueue;
   readonly sockets = new Map<string, OwnedSocket>();
   /** The last address that could not be bound, kept for `describe`. */
   lastListenError: { address: string; error: ListenError } | null = null;
-  readonly #memoryGuard: MemoryGuard | null;
+  /** Completed reloads (of the whole app or of some of its processes). */
+  reloads = 0;
+  #memoryGuard: MemoryGuard | null = null;
+  #disposed = false;
+  readonly #slotWaiters = new Set<() => void>();
 
   constructor(
     public spec: AppSpec,
     private readonly context: AppContext,
+    /** Slots to recreate (id and instance), when restoring after a daemon crash. */
+    restore: readonly { id: number; instance: number }[] = [],
   ) {
-    this.logs = new AppLogs(context.logDir, spec.name, context.bus);
-    for (let instance = 0; instance < spec.instances; instance++) this.addSlot();
-    this.#memoryGuard =
-      spec.maxMemoryRestart > 0
-        ? new MemoryGuard(spec.maxMemoryRestart, () => this.slots, (slot, text) => this.logs.note(slot.id, text))
-        : null;
+    this.ops = new OperationQueue(spec.name);
+    this.logs = context.createLogs?.(spec.name) ?? new AppLogs(context.logDir, spec.name, context.bus);
+    if (restore.length > 0) for (const { id, instance } of restore) this.slots.push(new Slot(id, instance, this));
+    else for (let instance = 0; instance < spec.instances; instance++) this.#addSlot();
+    this.#startMemoryGuard();
   }
 
   get name(): string {
@@ -49,10 +80,242 @@ export class App implements SlotHost {
     return this.context.runtimeUrl;
   }
 
-  addSlot(): Slot {
+  get clock(): Clock {
+    return this.context.clock;
+  }
+
+  readonly spawn = (identity: ProcessIdentity): ManagedProcess => {
+    const process = this.context.spawn
+      ? this.context.spawn(this.spec, identity, this.logs)
+      : new WorkerProcess({ spec: this.spec, identity, runtimeUrl: this.context.runtimeUrl, logs: this.logs.sinkFor(identity.slotId) });
+    this.context.track(process);
+    return process;
+  };
+
+  note(slotId: number, text: string): void {
+    this.logs.note(slotId, text);
+  }
+
+  emit(event: Omit<ProcessEvent, 'app'>): void {
+    this.context.bus.process({ app: this.name, ...event });
+  }
+
+  slotChanged(): void {
+    for (const wake of [...this.#slotWaiters]) wake();
+    this.context.changed();
+  }
+
+  rotationChanged(): void {
+    for (const socket of this.sockets.values()) socket.flush();
+  }
+
+  // ---- operations: each runs on the app's queue ----
+
+  /** Starts the given slots (those not running), then waits a little for them to settle. */
+  start(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('start', async (signal) => {
+      const mine = this.#stillHere(slots);
+      for (const slot of mine) slot.start();
+      await this.#settle(mine, signal);
+    });
+  }
+
+  /** Stops the given slots; when that leaves the whole app stopped, its sockets close. */
+  stop(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('stop', () => this.#stopSlots(this.#stillHere(slots)));
+  }
+
+  restart(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('restart', async (signal) => {
+      const mine = this.#stillHere(slots);
+      await Promise.all(mine.map((slot) => slot.hold(() => slot.restart())));
+      checkAborted(signal);
+      await this.#settle(mine, signal);
+    });
+  }
+
+  /**
+   * Replaces the given slots one at a time (each replacement is in rotation before the next
+   * starts); the old processes drain concurrently, so the whole reload takes about one drain.
+   * A stop or delete arriving meanwhile aborts it: the replacement being started is stopped,
+   * and those already swapped stay.
+   */
+  reload(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('reload', async (signal) => {
+      await this.#replaceAll(slots, signal);
+      this.reloads += 1;
+      await this.#settle(this.#stillHere(slots), signal);
+    });
+  }
+
+  /** Replaces slots one at a time; resolves once every old process is gone (or on abort). */
+  async #replaceAll(slots: readonly Slot[], signal: AbortSignal): Promise<void> {
+    const drains: Promise<unknown>[] = [];
+    try {
+      for (const slot of this.#stillHere(slots)) {
+        checkAborted(signal);
+        // An earlier step may have taken time: the slot may have left the app meanwhile.
+        if (!this.slots.includes(slot)) continue;
+        drains.push((await slot.hold(() => slot.replace(signal))).retired);
+      }
+    } finally {
+      // Old processes finish draining even when aborted; a stop that follows waits for them
+      // itself, so only an uninterrupted replacement waits here.
+      if (!signal.aborted) await untilAborted(Promise.allSettled(drains), signal);
+    }
+  }
+
+  /**
+   * Changes the number of processes; removed ones are the highest instances, stopped
+   * gracefully. Scaling does not change whether the app runs: new processes of a stopped app
+   * stay stopped until it is started.
+   */
+  scale(count: number): Promise<void> {
+    return this.ops.run('scale', (signal) => this.#resize(count, signal));
+  }
+
+  /**
+   * A new spec for the app (its config file reloaded, or the caller's environment with
+   * --update-env). If anything but the instance count changed, the running processes are
+   * replaced with the new spec: with `how: 'reload'`, one at a time without downtime as in a
+   * reload (cluster mode, before and after); otherwise, and in fork mode, restarted. A new
+   * instance count scales. The config file is the unit of deployment: afterwards every process
+   * of the app runs, stopped ones included. Resolves with whether the spec changed.
+   */
+  update(spec: AppSpec, how: 'reload' | 'restart'): Promise<boolean> {
+    return this.ops.run('update', async (signal) => {
+      const before = this.spec;
+      const changed = !sameSpec({ ...before, instances: 0 }, { ...spec, instances: 0 });
+      if (changed) {
+        this.spec = { ...spec, instances: this.slots.length };
+        this.#specChanged(before);
+        if (how === 'reload' && before.mode === 'cluster' && spec.mode === 'cluster') await this.#replaceAll(this.slots, signal);
+        else await Promise.all(this.#stillHere(this.slots).map((slot) => slot.hold(() => slot.restart())));
+        if (spec.mode !== 'cluster') this.closeSockets();
+        checkAborted(signal);
+      }
+      for (const slot of this.slots) if (!slot.wanted) slot.start();
+      await this.#resize(spec.instances, signal);
+      return changed || before.instances !== spec.instances;
+    });
+  }
+
+  async #resize(count: number, signal: AbortSignal): Promise<void> {
+    const running = this.slots.some((slot) => slot.wanted);
+    const added: Slot[] = [];
+    while (this.slots.length < count) added.push(this.#addSlot());
+    const removed = this.slots.slice(count);
+    if (running) for (const slot of added) slot.start();
+    // Removed processes stay listed (stopping) until they are gone.
+    await Promise.all(removed.map((slot) => slot.hold(() => slot.stop())));
+    this.#removeFromList(removed);
+    this.spec = { ...this.spec, instances: count };
+    this.context.changed();
+    await this.#settle(added, signal);
+  }
+
+  /** What follows from a new spec besides the processes themselves. */
+  #specChanged(before: AppSpec): void {
+    for (const slot of this.slots) slot.specChanged();
+    if (before.maxMemoryRestart !== this.spec.maxMemoryRestart) {
+      this.#memoryGuard?.stop();
+      this.#memoryGuard = null;
+      this.#startMemoryGuard();
+    }
+    if (before.balance !== this.spec.balance || before.queueSize !== this.spec.queueSize || before.queueTimeoutMs !== this.spec.queueTimeoutMs) {
+      for (const socket of this.sockets.values()) socket.reconfigure(createBalancer(this.spec.balance), this.#queueLimits());
+    }
+    this.context.changed();
+  }
+
+  #queueLimits(): { size: number; timeoutMs: number } {
+    return { size: this.spec.queueSize, timeoutMs: this.spec.queueTimeoutMs };
+  }
+
+  /**
+   * `delete <id>`: stops these processes and removes them from the app (its instance count
+   * drops). If that would leave none, it is a delete of the app.
+   */
+  remove(slots: readonly Slot[]): Promise<void> {
+    return this.ops.run('remove', async () => {
+      const leaving = this.slots.filter((slot) => slots.includes(slot));
+      if (leaving.length === 0) return;
+      if (leaving.length === this.slots.length) {
+        this.ops.closeForDelete();
+        await this.#deleteNow();
+        return;
+      }
+      await Promise.all(leaving.map((slot) => slot.hold(() => slot.stop())));
+      this.#removeFromList(leaving);
+      this.spec = { ...this.spec, instances: this.slots.length };
+      if (this.slots.every((slot) => slot.state.status === 'stopped')) this.closeSockets();
+      this.context.changed();
+    });
+  }
+
+  /** Stops everything for good, then the registry forgets the app. */
+  delete(): Promise<void> {
+    return this.ops.run('delete', () => this.#deleteNow());
+  }
+
+  async #deleteNow(): Promise<void> {
+    await this.#stopSlots(this.slots);
+    this.context.forget(this);
+  }
+
+  /** The memory guard's replacement of one process; skipped if any operation runs or waits. */
+  replaceOne(slot: Slot): Promise<void> {
+    return this.ops.run('replace', async (signal) => {
+      // Only a serving process is replaced; a stopped one must not be started by this.
+      if (!this.slots.includes(slot) || slot.state.status !== 'online') return;
+      const { retired } = await slot.hold(() => slot.replace(signal));
+      await untilAborted(retired, signal);
+    });
+  }
+
+  /**
+   * The given slots that still belong to the app. A command names its slots when it arrives;
+   * an operation that ran before it (a scale down, a delete of one process) may have removed
+   * some, and a removed slot must never be started again.
+   */
+  #stillHere(slots: readonly Slot[]): Slot[] {
+    return slots.filter((slot) => this.slots.includes(slot));
+  }
+
+  async #stopSlots(slots: readonly Slot[]): Promise<void> {
+    await Promise.all(slots.map((slot) => slot.hold(() => slot.stop())));
+    if (this.slots.every((slot) => slot.state.status === 'stopped')) this.closeSockets();
+  }
+
+  /** Waits, bounded, until none of `slots` is launching, so replies show where things landed. */
+  #settle(slots: readonly Slot[], signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (signal.aborted || !slots.some((slot) => slot.state.status === 'launching')) finish();
+      };
+      const finish = (): void => {
+        this.clock.clearTimeout(timer);
+        this.#slotWaiters.delete(check);
+        signal.removeEventListener('abort', finish);
+        resolve();
+      };
+      const timer = this.clock.setTimeout(finish, SETTLE_MS);
+      this.#slotWaiters.add(check);
+      signal.addEventListener('abort', finish, { once: true });
+      check();
+    });
+  }
+
+  #addSlot(): Slot {
     const slot = new Slot(this.context.allocateId(), this.#freeInstance(), this);
     this.slots.push(slot);
     return slot;
+  }
+
+  #removeFromList(slots: readonly Slot[]): Slot[] {
+    const removed = this.slots.filter((slot) => slots.includes(slot));
+    this.slots.splice(0, this.slots.length, ...this.slots.filter((slot) => !slots.includes(slot)));
+    return removed;
   }
 
   /** The lowest instance number not in use, so scaling down then up reuses numbers. */
@@ -63,12 +326,14 @@ export class App implements SlotHost {
     return n;
   }
 
-  emit(event: Omit<ProcessEvent, 'app'>): void {
-    this.context.bus.process({ app: this.name, ...event });
-  }
-
-  rotationChanged(): void {
-    for (const socket of this.sockets.values()) socket.flush();
+  #startMemoryGuard(): void {
+    if (this.spec.maxMemoryRestart <= 0) return;
+    this.#memoryGuard = new MemoryGuard(
+      this.spec.maxMemoryRestart,
+      () => this.slots,
+      (slot) => this.replaceOne(slot),
+      (slot, text) => this.logs.note(slot.id, text),
+    );
   }
 
   onClusterMessage(slot: Slot, member: WorkerMember, message: WorkerToDaemon, handle: unknown): void {
@@ -103,18 +368,25 @@ export class App implements SlotHost {
 
   async #listen(slot: Slot, member: WorkerMember, seq: number, request: Parameters<typeof listenKey>[0]): Promise<void> {
     const key = listenKey(request);
+    if (this.#disposed || !slot.wanted) {
+      // A process listening while its app is being stopped or deleted must not reopen a port.
+      const error: ListenError = { code: 'ECANCELED', errno: -125, syscall: 'listen', message: 'the app is stopping' };
+      member.worker.sendRuntime({ t: 'listening', seq, key, address: null, error, reportCloses: false });
+      return;
+    }
     let socket = this.sockets.get(key);
     if (!socket) {
-      socket = new OwnedSocket(key, request, createBalancer(this.spec.balance), {
-        size: this.spec.queueSize,
-        timeoutMs: this.spec.queueTimeoutMs,
-      });
+      socket = new OwnedSocket(key, request, createBalancer(this.spec.balance), this.#queueLimits());
       this.sockets.set(key, socket);
       socket.ready = socket.bind();
     }
     const reportCloses = this.spec.balance === 'least-connections';
     try {
       const address = await socket.ready;
+      if (this.#disposed) {
+        socket.close();
+        return;
+      }
       if (member.worker.exit) return;
       socket.members.add(member);
       member.sockets.set(key, socket);
@@ -139,6 +411,7 @@ export class App implements SlotHost {
 
   /** Releases everything the app holds; its slots must already be stopped. */
   dispose(): void {
+    this.#disposed = true;
     this.#memoryGuard?.stop();
     this.closeSockets();
     this.logs.close();

@@ -7,42 +7,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { AppSpec } from '../shared/app-spec.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
-import { isWorkerMessage, type DaemonToWorker, type WorkerToDaemon, WORKER_CMD } from '../shared/worker-messages.js';
-import { signalGroup } from './signals.js';
+import { isWorkerMessage, type WorkerToDaemon, WORKER_CMD } from '../shared/worker-messages.js';
 import type { LogSink } from './logs.js';
+import type { ManagedProcess, ProcessEvents, ProcessIdentity, RuntimeMessage, WorkerExit } from './managed-process.js';
+import { signalGroup } from './signals.js';
 
 const STDERR_TAIL_BYTES = 4096;
+/** After SIGKILL, how long to wait for the exit before leaving a process stuck in the kernel. */
+const SIGKILL_GRACE_MS = 5000;
 
-export interface ProcessIdentity {
-  slotId: number;
-  instance: number;
-}
-
-export interface WorkerExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  at: number;
-}
-
-interface WorkerEvents {
-  /** process.send('ready') from the app. */
-  ready: [];
-  /** Any other app message (not 'ready', not ours). */
-  message: [data: unknown];
-  /** A runtime message; `handle` is set for refused connections. */
-  runtime: [message: WorkerToDaemon, handle: unknown];
-  /** Node's acknowledgement that the worker took the oldest handle we sent. */
-  handleAck: [];
-  /** The worker received the oldest handle's message without its handle (MSG_CTRUNC): it is still ours. */
-  handleNack: [];
-  /** Its first successful listen through the daemon (cluster mode). */
-  listened: [];
-  /** Every connection it was handed has closed since it was told to drain. */
-  drained: [];
-  /** Its answer to a stats request. */
-  stats: [seq: number, open: number];
-  exit: [exit: WorkerExit];
-}
+export type { ProcessIdentity, WorkerExit };
 
 export interface SpawnOptions {
   spec: AppSpec;
@@ -51,13 +25,14 @@ export interface SpawnOptions {
   logs: LogSink;
 }
 
-export class WorkerProcess extends EventEmitter<WorkerEvents> {
+export class WorkerProcess extends EventEmitter<ProcessEvents> implements ManagedProcess {
   readonly pid: number | null;
   /** How many connection handles may await acknowledgement at once (1 without pipelining). */
   readonly handleWindow: number;
   readonly startedAt = Date.now();
   readyAt: number | null = null;
   exit: WorkerExit | null = null;
+  abandoned = false;
   readonly #child: ChildProcess;
   #stderrTail = '';
   #exited: Promise<WorkerExit>;
@@ -117,6 +92,10 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     return this.#child.connected;
   }
 
+  get label(): string {
+    return `${this.options.spec.name}/${this.options.identity.slotId}`;
+  }
+
   get exited(): Promise<WorkerExit> {
     return this.#exited;
   }
@@ -127,7 +106,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   /** Sends a runtime message, with a socket handle if given. False when the channel is gone. */
-  sendRuntime(message: DistributiveOmit<DaemonToWorker, 'cmd'>, handle?: unknown): boolean {
+  sendRuntime(message: RuntimeMessage, handle?: unknown): boolean {
     if (!this.#child.connected) return false;
     try {
       this.#child.send({ cmd: WORKER_CMD, ...message }, handle as never);
@@ -166,28 +145,32 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     return signalGroup(this.pid, signal);
   }
 
-  /**
-   * Asks the process to stop (its kill signal, or 'shutdown' over IPC), then SIGKILLs the
-   * group after killTimeoutMs. Resolves when it has exited.
-   */
-  async terminate(): Promise<WorkerExit> {
+  async terminate(options: { messageSent?: boolean } = {}): Promise<WorkerExit> {
     if (this.exit) return this.exit;
     const { spec } = this.options;
-    if (spec.shutdownWithMessage && this.sendMessage('shutdown')) {
+    if (options.messageSent) {
+      // The app was asked to shut down when its drain began: give it the kill timeout, no signal.
+    } else if (spec.shutdownWithMessage && this.sendMessage('shutdown')) {
       // The message asks; nothing else.
     } else {
       this.signal(spec.killSignal);
     }
-    const timer = setTimeout(() => this.signal('SIGKILL'), spec.killTimeoutMs);
+    let stuck: NodeJS.Timeout | null = null;
+    const kill = setTimeout(() => this.signal('SIGKILL'), spec.killTimeoutMs);
+    const abandoned = new Promise<WorkerExit>((resolve) => {
+      stuck = setTimeout(() => {
+        this.abandoned = true;
+        resolve({ code: null, signal: 'SIGKILL', at: Date.now() });
+      }, spec.killTimeoutMs + SIGKILL_GRACE_MS);
+    });
     try {
-      return await this.#exited;
+      return await Promise.race([this.#exited, abandoned]);
     } finally {
-      clearTimeout(timer);
+      clearTimeout(kill);
+      if (stuck) clearTimeout(stuck);
     }
   }
 }
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The one piece of ChildProcess's IPC internals that pipelining touches. */
 interface ChannelInternals {

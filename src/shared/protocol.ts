@@ -86,6 +86,19 @@ export interface DaemonInfo {
   protocol: number;
   uptimeMs: number;
   home: string;
+  /**
+   * Something the next command should tell its user once, e.g. that the daemon restored its
+   * apps after an unclean exit. Sent in the reply to the first `hello` after it arose.
+   */
+  notice?: string;
+}
+
+/** What `update` did, app by app, and the processes of those apps afterwards. */
+export interface UpdateResult {
+  started: string[];
+  updated: string[];
+  unchanged: string[];
+  processes: ProcessInfo[];
 }
 
 type NoParams = Record<string, never>;
@@ -109,6 +122,14 @@ export interface Methods {
   resurrect: { params: NoParams; result: ProcessInfo[] };
   subscribe: { params: { logs: boolean; events: boolean; target: Target }; result: { subscribed: true } };
   kill: { params: NoParams; result: { stopped: number } };
+  /**
+   * Apply a config file: apps not running are started; running apps whose spec changed get it
+   * (replaced worker by worker with `how: 'reload'`, restarted with 'restart'); a new instance
+   * count scales. Every spec is checked before anything changes.
+   */
+  update: { params: { apps: AppSpec[]; how: 'reload' | 'restart' }; result: UpdateResult };
+  /** The daemon's internal consistency check (every process accounted for, states coherent). */
+  check: { params: NoParams; result: { problems: string[] } };
 }
 export type Method = keyof Methods;
 export type Params<M extends Method> = Methods[M]['params'];

@@ -45,6 +45,8 @@ export type WorkerToDaemon =
   | { cmd: typeof WORKER_CMD; t: 'closed'; counts: Record<string, number> }
   /** An uncaught exception: the worker drains and exits, start its replacement now. */
   | { cmd: typeof WORKER_CMD; t: 'fatal'; message: string }
+  /** The worker received `drain` (sent at once, so a worker that never answers counts as hung). */
+  | { cmd: typeof WORKER_CMD; t: 'draining' }
   /** Every connection the worker was handed has closed since it was told to drain. */
   | { cmd: typeof WORKER_CMD; t: 'drained' }
   /** Answer to 'stats': handed connections still open. */
@@ -63,8 +65,12 @@ export type DaemonToWorker =
     }
   /** A connection for the server listening on `key`; the socket handle travels with it. */
   | { cmd: typeof WORKER_CMD; t: 'conn'; key: string }
-  /** Take no more connections, finish what is in flight, close keep-alive at a response boundary. */
-  | { cmd: typeof WORKER_CMD; t: 'drain'; idleMs: number }
+  /**
+   * Take no more connections, finish what is in flight, close keep-alive at a response boundary.
+   * The app hears of it ('supervisor:drain' on process, and pm2's 'shutdown' message when
+   * `shutdownMessage`), so it can end long-polls and WebSockets itself.
+   */
+  | { cmd: typeof WORKER_CMD; t: 'drain'; idleMs: number; timeoutMs: number; shutdownMessage: boolean }
   /** How many handed connections are open now; asked only when someone looks (list, describe). */
   | { cmd: typeof WORKER_CMD; t: 'stats'; seq: number };
 

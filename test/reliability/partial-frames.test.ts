@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame, OP_TEXT } from '../../src/shared/ws-frames.js';
 import { byStatus, expectOk, fixture, tempHome, waitFor, type Home } from '../helpers.js';
-import { DaemonClient, ListProber, MB, mb, memory, report, RssSampler } from './probe.js';
+import { report } from './lib.js';
+import { DaemonClient, ListProber, MB, mb, peakRssOf, RssSampler } from './probe.js';
 
 const CONNECTIONS = 100;
 const FRAME_PAYLOAD = 8 * 1024 * 1024;
@@ -116,9 +117,10 @@ describe('reliability: partial huge frames', () => {
     await waitFor(() => rss.samples.length >= 25, 'five seconds of samples after');
     rss.stop();
     const after = { rssLastMB: mb(rss.last), list: await probeClient.timeList().then((ms) => Math.round(ms * 10) / 10) };
-    const peakEver = memory(daemon, 'VmHWM');
+    const peakEver = peakRssOf(daemon);
 
-    report(`${CONNECTIONS} connections with partial 8 MiB frames`, {
+    report('partial-frames', {
+      connections: CONNECTIONS,
       attackSeconds: Math.round(attackMs / 100) / 10,
       closedWith1013,
       stillOpenAtEnd: stillOpen,

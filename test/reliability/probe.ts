@@ -1,18 +1,16 @@
 /**
- * Measuring a daemon under faults: its resident memory from /proc, and how fast it answers
- * `list` on a connection of its own. Figures are printed as one `RELIABILITY {json}` line per
- * test, for docs/RELIABILITY.md; assertions are bounds far from the measured values, never
- * timings of a busy machine.
+ * Measuring a daemon's control socket under faults: its resident memory over time, and how
+ * fast it answers `list` on a connection of its own (lib.ts has the rest: rssOf, report).
  */
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
+import { percentile, rssOf } from './lib.js';
 
-/** A field of /proc/<pid>/status in bytes (VmRSS now, VmHWM the peak so far). */
-export function memory(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) throw new Error(`no ${field} for ${pid}`);
-  return Number(match[1]) * 1024;
+/** The highest resident memory a process has had since it started (VmHWM), in bytes. */
+export function peakRssOf(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) * 1024 : 0;
 }
 
 export const MB = 1024 * 1024;
@@ -22,17 +20,11 @@ export class RssSampler {
   readonly samples: { at: number; rss: number }[] = [];
   readonly #timer: NodeJS.Timeout;
 
-  constructor(
-    private readonly pid: number,
-    everyMs = 200,
-  ) {
+  constructor(pid: number, everyMs = 200) {
     const started = Date.now();
     const sample = (): void => {
-      try {
-        this.samples.push({ at: Date.now() - started, rss: memory(pid) });
-      } catch {
-        // gone
-      }
+      const rss = rssOf(pid);
+      if (rss > 0) this.samples.push({ at: Date.now() - started, rss });
     };
     sample();
     this.#timer = setInterval(sample, everyMs);
@@ -145,14 +137,9 @@ export class ListProber {
   }
 
   summary(): { count: number; medianMs: number; p95Ms: number; maxMs: number } {
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    const at = (q: number): number => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN) * 10) / 10;
-    return { count: sorted.length, medianMs: at(0.5), p95Ms: at(0.95), maxMs: at(1) };
+    const at = (p: number): number => Math.round(percentile(this.latencies, p) * 10) / 10;
+    return { count: this.latencies.length, medianMs: at(50), p95Ms: at(95), maxMs: at(100) };
   }
-}
-
-export function report(name: string, figures: Record<string, unknown>): void {
-  console.log(`RELIABILITY ${JSON.stringify({ test: name, ...figures })}`);
 }
 
 export function mb(bytes: number): number {

@@ -7,7 +7,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { byStatus, expectOk, fixture, tempHome, waitFor, type Home } from '../helpers.js';
-import { DaemonClient, ListProber, MB, mb, memory, report, RssSampler } from './probe.js';
+import { report } from './lib.js';
+import { DaemonClient, ListProber, MB, mb, peakRssOf, RssSampler } from './probe.js';
 
 const FLOOD_LINES_PER_SEC = 20_000;
 const STUCK_MS = 30_000;
@@ -69,9 +70,9 @@ describe('reliability: a subscriber that stops reading', () => {
     await waitFor(() => rss.samples.length >= 25, 'five seconds of samples after');
     rss.stop();
     const after = { rssLastMB: mb(rss.last) };
-    const peakEver = memory(daemon, 'VmHWM');
+    const peakEver = peakRssOf(daemon);
 
-    report('stuck subscriber next to a flooding app', {
+    report('stuck-subscriber', {
       floodLinesPerSec: FLOOD_LINES_PER_SEC,
       stuckSeconds: STUCK_MS / 1000,
       droppedLines,

@@ -7,13 +7,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { connectIfRunning } from '../../src/client/launcher.js';
 import { ControlServer } from '../../src/daemon/control-server.js';
 import { EventBus } from '../../src/daemon/events.js';
 import type { Registry } from '../../src/daemon/registry.js';
 import { DEFAULT_CONTROL_LIMITS, type ControlLimits } from '../../src/shared/control-limits.js';
+import { homePaths } from '../../src/shared/paths.js';
 import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
 import { encodeFrame, OP_TEXT } from '../../src/shared/ws-frames.js';
 import { waitFor } from '../helpers.js';
@@ -37,7 +39,7 @@ async function start(limits: Partial<ControlLimits> = {}): Promise<Harness> {
   const bus = new EventBus();
   const info = { pid: process.pid, version: 'test', protocol: PROTOCOL_VERSION, uptimeMs: 0, home: dir };
   const server = new ControlServer(
-    { registry: {} as Registry, bus, dumpFile: join(dir, 'dump.json'), info: () => info, shutdown: () => undefined },
+    { registry: {} as Registry, bus, dumpFile: join(dir, 'dump.json'), info: () => info, takeNotice: () => null, shutdown: () => undefined },
     bus,
     () => undefined,
     { ...DEFAULT_CONTROL_LIMITS, ...limits },
@@ -154,6 +156,17 @@ describe('control socket: connections', () => {
     await waitFor(() => server.openConnections === 1, 'the closed connection to be let go');
     const c = await Client.open(socketPath);
     await c.greet();
+  });
+
+  it('a client refused for too many connections retries, and gets in once one closes', async () => {
+    const { server, socketPath } = await start({ maxConnections: 1 });
+    const holder = await Client.open(socketPath);
+    const connecting = connectIfRunning(homePaths(dirname(socketPath)));
+    await waitFor(() => server.refusedConnections > 0, 'the client to be refused once');
+    holder.ws.close();
+    const connection = await connecting;
+    cleanups.push(() => connection?.close());
+    expect(connection?.daemon?.pid).toBe(process.pid);
   });
 
   it('counts a connection that has not finished its handshake, and ends it at the deadline however it trickles', async () => {

@@ -60,9 +60,15 @@ export class OwnedSocket {
   constructor(
     readonly key: string,
     readonly request: ListenRequest,
-    private readonly balancer: Balancer,
-    private readonly limits: QueueLimits,
+    private balancer: Balancer,
+    private limits: QueueLimits,
   ) {}
+
+  /** The app's spec changed (a config reload): new strategy and queue bounds from now on. */
+  reconfigure(balancer: Balancer, limits: QueueLimits): void {
+    this.balancer = balancer;
+    this.limits = limits;
+  }
 
   get queued(): number {
     return this.#queue.length;

@@ -7,7 +7,7 @@
  * be in flight at once (see handOffWindow). If the worker dies first, the handles not
  * acknowledged go to another worker instead of being lost with it.
  */
-import type { WorkerProcess } from '../worker-process.js';
+import type { ManagedProcess } from '../managed-process.js';
 import type { Member, OwnedSocket, RawHandle } from './owned-socket.js';
 
 export class WorkerMember implements Member {
@@ -21,7 +21,7 @@ export class WorkerMember implements Member {
 
   constructor(
     readonly slotId: number,
-    readonly worker: WorkerProcess,
+    readonly worker: ManagedProcess,
   ) {
     worker.on('handleAck', () => {
       this.#inFlight.shift()?.handle.close();
