@@ -12,6 +12,9 @@ import net from 'node:net';
 import type { ControlLimits } from '../shared/control-limits.js';
 import { acceptKey, closePayload, encodeFrame, FrameDecoder, OP_CLOSE, OP_PONG, OP_TEXT } from '../shared/ws-frames.js';
 
+/** Partial input above which a connection is read one chunk per event-loop turn. */
+const YIELD_AFTER_BYTES = 256 * 1024;
+
 /** How long a connection we are closing may take to go; then it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -169,7 +172,11 @@ export class WebSocketEndpoint {
       connection.closing = true;
       this.#inboundBytes -= decoder.buffered;
       decoder.discard();
-      endSoon(socket, encodeFrame(OP_CLOSE, closePayload(code, reason), false));
+      // A peer closed for breaking a limit gets nothing more read from it: reading and
+      // discarding what it keeps sending (up to a whole huge frame) would cost CPU and churn
+      // memory for nothing. Only a normal close waits for the peer's own close.
+      const normal = code === CLOSE_NORMAL || code === CLOSE_GOING_AWAY;
+      endSoon(socket, encodeFrame(OP_CLOSE, closePayload(code, reason), false), normal);
     };
     const peer: Peer = {
       get backlogged() {
@@ -202,6 +209,13 @@ export class WebSocketEndpoint {
       const messages = decoder.push(chunk);
       this.#inboundBytes += decoder.buffered - before;
       if (this.#inboundBytes > limits.inboundBudgetBytes) this.#keepInboundBudget();
+      if (!connection.closing && decoder.buffered > YIELD_AFTER_BYTES) {
+        // libuv reads a socket up to 32 times per loop turn while a sender keeps it full:
+        // many large senders at once would make each turn long and every other client
+        // wait. A connection in the middle of a large message gives way after each chunk.
+        socket.pause();
+        setImmediate(updateReading);
+      }
       for (const message of messages) {
         if (connection.closing) return;
         switch (message.kind) {
@@ -269,12 +283,17 @@ export class WebSocketEndpoint {
 }
 
 /**
- * Ends a connection after `last`, reading and discarding whatever else the peer sends, and
- * destroys it if the peer has not gone within CLOSE_GRACE_MS (it may not be reading at all).
+ * Ends a connection after `last`, and destroys it if the peer has not gone within
+ * CLOSE_GRACE_MS (it may not be reading at all). Meanwhile whatever else the peer sends is
+ * read and discarded, or (readMore false) left unread.
  */
-function endSoon(socket: net.Socket, last: Buffer | string): void {
-  socket.on('data', () => undefined);
-  socket.resume();
+function endSoon(socket: net.Socket, last: Buffer | string, readMore = true): void {
+  if (readMore) {
+    socket.on('data', () => undefined);
+    socket.resume();
+  } else {
+    socket.pause();
+  }
   socket.end(last);
   const grace = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
   socket.once('close', () => clearTimeout(grace));

@@ -38,7 +38,7 @@ export const DEFAULT_CONTROL_LIMITS: Readonly<ControlLimits> = {
   maxHeadBytes: 8192,
   idleTimeoutMs: 60_000,
   maxMessageBytes: 8 * MiB,
-  inboundBudgetBytes: 32 * MiB,
+  inboundBudgetBytes: 16 * MiB,
   maxPendingRequests: 64,
   outboundSoftBytes: 1 * MiB,
   outboundHardBytes: 8 * MiB,

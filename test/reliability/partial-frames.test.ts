@@ -1,59 +1,44 @@
 /**
  * Fault: 100 connections each send all but the last byte of an 8 MiB frame (the largest the
- * daemon accepts), as fast as the socket takes them. Before the control socket had bounds
+ * daemon accepts), as fast as their sockets take them. Before the control socket had bounds
  * the daemon held all of it (250 connections: 2.8 GB, `list` 3.7 s). Now partially received
- * messages share one 32 MiB budget: past it, the connection holding the most is closed with
- * 1013, so the daemon's memory stays bounded and `list` answers throughout.
+ * messages share one 16 MiB budget: past it, the connection holding the most is closed with
+ * 1013 and not read any further, so the daemon's memory stays bounded and `list` answers.
+ *
+ * The attack runs in a process of its own (fixtures/partial-frames.cjs) so that its work does
+ * not slow the test's own `list` timings; it runs twice, to show that a second round reuses
+ * the memory of the first instead of adding to it.
  */
-import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeFrame, OP_TEXT } from '../../src/shared/ws-frames.js';
 import { byStatus, expectOk, fixture, tempHome, waitFor, type Home } from '../helpers.js';
 import { report } from './lib.js';
-import { DaemonClient, ListProber, MB, mb, peakRssOf, RssSampler } from './probe.js';
+import { DaemonClient, ListProber, mb, peakRssOf, RssSampler } from './probe.js';
 
 const CONNECTIONS = 100;
-const FRAME_PAYLOAD = 8 * 1024 * 1024;
 
-interface Attacker {
-  socket: net.Socket;
-  closed: boolean;
-  /** The close code the daemon sent, if a close frame arrived. */
-  closeCode: number | null;
+interface AttackOutcome {
+  closed: number;
+  closeCodes: Record<string, number>;
+  holding: number;
 }
 
-/** Opens an upgraded connection and sends all but the last byte of `frame`. */
-function attack(socketPath: string, frame: Buffer): Promise<Attacker> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(socketPath);
-    const attacker: Attacker = { socket, closed: false, closeCode: null };
-    let head = Buffer.alloc(0);
-    let upgraded = false;
-    socket.on('error', () => undefined);
-    socket.on('close', () => (attacker.closed = true));
-    socket.once('connect', () =>
-      socket.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'),
-    );
-    socket.on('data', (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      if (!upgraded) {
-        const end = head.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        if (!head.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 101 ')) {
-          reject(new Error(head.toString('latin1')));
-          return;
-        }
-        upgraded = true;
-        head = head.subarray(end + 4);
-        socket.write(frame.subarray(0, frame.length - 1));
-        resolve(attacker);
-      }
-      // A close frame from the daemon: 0x88, a length, then the code.
-      const at = head.indexOf(0x88);
-      if (at >= 0 && head.length >= at + 4) attacker.closeCode = head.readUInt16BE(at + 2);
-    });
+/** Runs the attack until every connection is closed or has sent its bytes; ends the process. */
+async function attack(socketPath: string): Promise<AttackOutcome & { seconds: number }> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [fixture('partial-frames.cjs')], {
+    env: { ...process.env, SOCKET: socketPath, CONNECTIONS: String(CONNECTIONS) },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  try {
+    const line = await waitFor(() => out.split('\n').find((l) => l.startsWith('{')), 'the attack to be over', 120_000, 100);
+    return { ...(JSON.parse(line) as AttackOutcome), seconds: Math.round((Date.now() - started) / 100) / 10 };
+  } finally {
+    child.kill('SIGKILL');
+  }
 }
 
 describe('reliability: partial huge frames', () => {
@@ -64,7 +49,7 @@ describe('reliability: partial huge frames', () => {
     await home?.cleanup();
   });
 
-  it(`${CONNECTIONS} connections each sending all but the last byte of an 8 MiB frame: daemon memory bounded, list answers`, async () => {
+  it(`${CONNECTIONS} connections each sending all but the last byte of an 8 MiB frame, twice: daemon memory bounded, list answers`, async () => {
     home = await tempHome();
     expectOk(await home.cli(['start', fixture('idle-app.cjs'), '--name', 'idle', '--mode', 'fork', '-i', '4']));
     await byStatus(home, 'idle', 'online', 4);
@@ -80,60 +65,51 @@ describe('reliability: partial huge frames', () => {
     await prober.stop();
     const before = { rssPeakMB: mb(rss.peak), list: prober.summary() };
 
-    // One frame (masked, as a client's must be), shared by every attacker.
-    const frame = encodeFrame(OP_TEXT, Buffer.alloc(FRAME_PAYLOAD, 0x20), true);
-    prober = new ListProber(probeClient);
-    rss = new RssSampler(daemon, 100);
-    const started = Date.now();
-    const attackers = await Promise.all(Array.from({ length: CONNECTIONS }, () => attack(socketPath, frame)));
-    cleanups.push(() => attackers.forEach((a) => a.socket.destroy()));
-    const cliLists: number[] = [];
-    // Until every attacker is closed or has had all its bytes taken by the kernel.
-    await waitFor(
-      async () => {
+    const rounds = [];
+    for (let round = 1; round <= 2; round++) {
+      prober = new ListProber(probeClient);
+      rss = new RssSampler(daemon, 100);
+      const cliLists: number[] = [];
+      const outcome = attack(socketPath);
+      let over = false;
+      void outcome.finally(() => (over = true));
+      // A command line `list` every half second while the attack lasts.
+      while (!over) {
         const t = performance.now();
         expectOk(await home.cli(['list'], { timeoutMs: 20_000 }));
         cliLists.push(Math.round(performance.now() - t));
-        return attackers.every((a) => a.closed || a.socket.writableLength === 0);
-      },
-      'the attack to be over',
-      120_000,
-      500,
-    );
-    const attackMs = Date.now() - started;
-    rss.stop();
-    await prober.stop();
-    const closedWith1013 = attackers.filter((a) => a.closeCode === 1013).length;
-    const stillOpen = attackers.filter((a) => !a.closed).length;
-    const during = {
-      rssPeakMB: mb(rss.peak),
-      list: prober.summary(),
-      cliListMs: { median: cliLists.sort((a, b) => a - b)[cliLists.length >> 1], max: Math.max(...cliLists) },
-    };
-    expect(prober.failures).toEqual([]);
+        await Promise.race([outcome, new Promise((resolve) => setTimeout(resolve, 500))]);
+      }
+      rss.stop();
+      await prober.stop();
+      expect(prober.failures).toEqual([]);
+      rounds.push({
+        ...(await outcome),
+        rssPeakMB: mb(rss.peak),
+        list: prober.summary(),
+        cliListMs: { median: [...cliLists].sort((a, b) => a - b)[cliLists.length >> 1], max: Math.max(...cliLists) },
+      });
+    }
 
-    for (const a of attackers) a.socket.destroy();
     rss = new RssSampler(daemon);
     await waitFor(() => rss.samples.length >= 25, 'five seconds of samples after');
     rss.stop();
-    const after = { rssLastMB: mb(rss.last), list: await probeClient.timeList().then((ms) => Math.round(ms * 10) / 10) };
+    const after = { rssLastMB: mb(rss.last), listMs: Math.round((await probeClient.timeList()) * 10) / 10 };
     const peakEver = peakRssOf(daemon);
+    report('partial-frames', { connections: CONNECTIONS, before, rounds, after, daemonPeakRssMB: mb(peakEver) });
 
-    report('partial-frames', {
-      connections: CONNECTIONS,
-      attackSeconds: Math.round(attackMs / 100) / 10,
-      closedWith1013,
-      stillOpenAtEnd: stillOpen,
-      before,
-      during,
-      after,
-      daemonPeakRssMB: mb(peakEver),
-    });
-    // The budget is 32 MiB of partial input; the rest of the margin is the daemon's own churn.
-    expect(during.rssPeakMB).toBeLessThan(before.rssPeakMB + 80);
-    expect(peakEver).toBeLessThan(before.rssPeakMB * MB + 80 * MB);
-    // Only what fits the budget stays open: four 8 MiB frames at most.
-    expect(stillOpen).toBeLessThanOrEqual(4);
-    expect(closedWith1013).toBeGreaterThanOrEqual(CONNECTIONS - 4 - 5);
+    const [first, second] = rounds as [(typeof rounds)[0], (typeof rounds)[0]];
+    for (const round of rounds) {
+      // Only what fits the 16 MiB budget is still held: one whole 8 MiB frame and a part of another, at most.
+      expect(round.holding).toBeLessThanOrEqual(2);
+      expect(round.closeCodes['1013']).toBeGreaterThanOrEqual(CONNECTIONS - 2);
+    }
+    // Bounded: the 16 MiB budget, plus read buffers the daemon has let go of but V8 has not
+    // collected yet (it collects for external memory in steps of about 64 MB), plus slack; a
+    // second round reuses that memory rather than adding to it.
+    const bound = before.rssPeakMB + 16 + 64 + 24;
+    expect(first.rssPeakMB).toBeLessThan(bound);
+    expect(second.rssPeakMB).toBeLessThan(bound + 16);
+    expect(mb(peakEver)).toBeLessThan(bound + 16);
   });
 });
