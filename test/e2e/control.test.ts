@@ -86,13 +86,16 @@ describe('control channel', () => {
     expect(list.code).toBe(6);
     expect(list.stderr).toMatch(/^supervisor: cannot reach the daemon at .*: no answer on .* within 5000 ms\n$/);
 
+    const endedAfterMs: Record<string, number> = {};
     for (const [what, cli] of [['reload', reload], ['logs -f', follow]] as const) {
       const exited = await Promise.race([cli.exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 30_000))]);
+      endedAfterMs[what] = Date.now() - stoppedAt;
       expect(exited, `${what} must end`).toEqual({ code: 6, signal: null });
       expect(cli.stderr().trim().split('\n'), what).toEqual([`supervisor: the daemon (pid ${daemon}) has not answered for 10 s: it is stopped or overloaded`]);
     }
     // Ten seconds of silence and a second of ping interval, not the 10-minute request limit.
     expect(Date.now() - stoppedAt).toBeLessThan(30_000);
+    console.log(`FIGURE sigstop: commands ended ${JSON.stringify(endedAfterMs)} ms after the daemon was stopped`);
 
     process.kill(daemon, 'SIGCONT');
     expectOk(await home.cli(['ping']));
@@ -105,6 +108,7 @@ describe('control channel', () => {
     const reloaded = await home.cli(['reload', 'slow'], { timeoutMs: 60_000 });
     expectOk(reloaded);
     expect(Date.now() - started).toBeGreaterThan(12_000);
+    console.log(`FIGURE long-reload: ${Date.now() - started} ms, status 0`);
   });
 
   it('--timeout and SUPERVISOR_TIMEOUT bound the wait for a reply (status 6, one line); a bad value is status 4 and starts nothing', async () => {
