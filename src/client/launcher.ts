@@ -6,7 +6,6 @@
 import { mkdirSync, chmodSync, openSync, closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
-import { controlLimitsSetting } from '../shared/control-limits.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
 import type { HomePaths } from '../shared/paths.js';
 import { Connection, type ConnectionOptions } from './connection.js';
@@ -89,6 +88,8 @@ export async function connectIfRunning(paths: HomePaths, options: ConnectionOpti
 async function startDaemon(paths: HomePaths): Promise<void> {
   // The daemon would refuse it too, but only in its log: say it here, and start nothing.
   handOffWindowSetting(process.env);
+  // Only a command that starts a daemon checks its settings: the others do not load them.
+  const { controlLimitsSetting } = await import('../shared/control-limits.js');
   controlLimitsSetting(process.env);
   const { spawn } = await import('node:child_process');
   mkdirSync(paths.home, { recursive: true, mode: 0o700 });
