@@ -26,7 +26,7 @@ export interface ConnectionOptions {
 export class Connection {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
-  #onEvent: ((event: EventFrame) => void) | null = null;
+  readonly #eventListeners = new Set<(event: EventFrame) => void>();
   #closedError: SupervisorError | null = null;
   #closedIdle = false;
   #lastHeard = Date.now();
@@ -69,9 +69,12 @@ export class Connection {
     return this.#closedIdle;
   }
 
-  /** Receives events until the connection closes; the daemon's liveness is watched meanwhile. */
+  /**
+   * Adds a listener for subscribed events (logs, process events, bus messages) until the
+   * connection closes; the daemon's liveness is watched meanwhile.
+   */
   onEvent(listener: (event: EventFrame) => void): void {
-    this.#onEvent = listener;
+    this.#eventListeners.add(listener);
     this.#watchLiveness();
   }
 
@@ -102,7 +105,7 @@ export class Connection {
     if (this.#watch || this.#closedError) return;
     this.#lastHeard = Date.now();
     this.#watch = setInterval(() => {
-      if (this.#pending.size === 0 && this.#onEvent === null) {
+      if (this.#pending.size === 0 && this.#eventListeners.size === 0) {
         this.#stopWatching();
         return;
       }
@@ -144,7 +147,7 @@ export class Connection {
     }
     if (!isRecord(frame)) return;
     if (typeof frame['event'] === 'string') {
-      this.#onEvent?.(frame as unknown as EventFrame);
+      for (const listener of this.#eventListeners) listener(frame as unknown as EventFrame);
       return;
     }
     const id = frame['id'];

@@ -55,12 +55,15 @@ export interface ManagedProcess extends EventEmitter<ProcessEvents> {
   readonly handleWindow: number;
   /** The last lines it wrote to stderr. */
   stderrLines(max?: number): string[];
-  /** Sends a runtime message, with a handle if given; false when the channel is gone. */
-  sendRuntime(message: RuntimeMessage, handle?: unknown): boolean;
+  /**
+   * Sends a runtime message, with a handle if given; false when the channel is gone.
+   * `onWritten` runs once the channel has written it (the message router bounds its queue so).
+   */
+  sendRuntime(message: RuntimeMessage, handle?: unknown, onWritten?: () => void): boolean;
   /** Passes a connection handle (see the hand-off window in worker-process.ts). */
   sendConnection(key: string, handle: unknown): boolean;
-  /** Delivers a message to the app's process.on('message'). */
-  sendMessage(data: unknown): boolean;
+  /** Delivers a message to the app's process.on('message'); `onWritten` as for sendRuntime. */
+  sendMessage(data: unknown, onWritten?: () => void): boolean;
   /** Signals its process group; false if it is gone. */
   signal(signal: NodeJS.Signals): boolean;
   /**

@@ -8,11 +8,15 @@
  * - 'stats': report open connections;
  * - an uncaught exception tells the daemon first, so its replacement starts while this
  *   process finishes its open connections;
+ * - `supervisor-node/process` (messages between processes): implemented in messages.ts,
+ *   and resolvable even by apps that do not depend on the package (module-resolution.ts);
  * - the daemon going away ends the process and its process group: nothing is orphaned.
  */
 import { hasDaemon, onDaemon, toDaemon } from './channel.js';
 import { drain, openCount } from './connections.js';
 import { installListenRouting } from './listen.js';
+import { daemonGone, installProcessApi } from './messages.js';
+import { installModuleResolution } from './module-resolution.js';
 
 const DRAIN_LIMIT_MS = 30_000;
 const ORPHAN_GRACE_MS = 1500;
@@ -20,6 +24,8 @@ const ORPHAN_GRACE_MS = 1500;
 function install(): void {
   if (!process.env['SUPERVISOR_ID'] || !hasDaemon()) return;
   if (process.env['SUPERVISOR_MODE'] === 'cluster') installListenRouting();
+  installProcessApi();
+  installModuleResolution();
 
   onDaemon('drain', (message) => {
     // Acknowledged at once: a worker that cannot answer this is hung, and is stopped without
@@ -65,13 +71,18 @@ function exitWhenDaemonGoes(): void {
 
 function onDaemonGone(): void {
   setTimeout(() => process.exit(1), ORPHAN_GRACE_MS).unref();
-  try {
-    // The worker leads its own process group (the daemon spawns it detached): end the
-    // children it started along with it.
-    process.kill(-process.pid, 'SIGTERM');
-  } catch {
-    process.exit(1);
-  }
+  // Pending requests fail with DAEMON_GONE now; the signal waits one turn so that the app's
+  // handlers for those rejections run before it.
+  daemonGone();
+  setImmediate(() => {
+    try {
+      // The worker leads its own process group (the daemon spawns it detached): end the
+      // children it started along with it.
+      process.kill(-process.pid, 'SIGTERM');
+    } catch {
+      process.exit(1);
+    }
+  });
 }
 
 install();

@@ -6,6 +6,8 @@
  * cluster uses), so the app's `process.on('message')` listeners never see our traffic, while
  * `process.send('ready')` and app messages keep flowing on 'message' untouched.
  */
+import type { MessageErrorCode, MessageTarget, Peer, PeerEvent, Sender } from './messages.js';
+
 export const WORKER_CMD = 'NODE_SUPERVISOR';
 
 /** What a listen asks for; the daemon keys its sockets on this. */
@@ -50,7 +52,30 @@ export type WorkerToDaemon =
   /** Every connection the worker was handed has closed since it was told to drain. */
   | { cmd: typeof WORKER_CMD; t: 'drained' }
   /** Answer to 'stats': handed connections still open. */
-  | { cmd: typeof WORKER_CMD; t: 'stats'; seq: number; open: number };
+  | { cmd: typeof WORKER_CMD; t: 'stats'; seq: number; open: number }
+  // Messages between processes (src/runtime/messages.ts, src/daemon/messages/). `seq` numbers
+  // the sender's own calls; `payload` is the data as JSON text, so the daemon checks its size
+  // without serializing it again and forwards it without parsing it.
+  /** send(): deliver to every listening process of the target. */
+  | { cmd: typeof WORKER_CMD; t: 'msg'; seq: number; to: MessageTarget; payload: string }
+  /** request(): deliver to one serving process of the target, route its answer back. */
+  | { cmd: typeof WORKER_CMD; t: 'req'; seq: number; to: MessageTarget; payload: string }
+  /** The requester gave up on request `seq` (its timeout): forget it. */
+  | { cmd: typeof WORKER_CMD; t: 'cancel'; seq: number }
+  /** This process's answer to request `rid`: a payload, or the error its handler threw. */
+  | { cmd: typeof WORKER_CMD; t: 'answer'; rid: number; payload: string }
+  | { cmd: typeof WORKER_CMD; t: 'answer'; rid: number; error: RemoteError }
+  /** peers(): the processes of one app, or of every app when `app` is null. */
+  | { cmd: typeof WORKER_CMD; t: 'peers'; seq: number; app: string | null }
+  /** What this process listens for; the daemon sends it nothing else of these kinds. */
+  | { cmd: typeof WORKER_CMD; t: 'wants'; messages: boolean; requests: boolean; peers: boolean };
+
+/** What a request handler threw, as it travels back to the requester. */
+export interface RemoteError {
+  message: string;
+  name?: string;
+  code?: string;
+}
 
 export type DaemonToWorker =
   | {
@@ -72,7 +97,22 @@ export type DaemonToWorker =
    */
   | { cmd: typeof WORKER_CMD; t: 'drain'; idleMs: number; timeoutMs: number; shutdownMessage: boolean }
   /** How many handed connections are open now; asked only when someone looks (list, describe). */
-  | { cmd: typeof WORKER_CMD; t: 'stats'; seq: number };
+  | { cmd: typeof WORKER_CMD; t: 'stats'; seq: number }
+  /** A message from another process (for on('message')). */
+  | { cmd: typeof WORKER_CMD; t: 'msg'; from: Sender; payload: string }
+  /** A request for this process's onRequest handler; answer with the same `rid`. */
+  | { cmd: typeof WORKER_CMD; t: 'req'; rid: number; from: Sender; payload: string }
+  /** Sends that were routed: `counts[i]` processes got send `seqs[i]` (batched per turn). */
+  | { cmd: typeof WORKER_CMD; t: 'sent'; seqs: number[]; counts: number[] }
+  /** The answer to request `seq`. */
+  | { cmd: typeof WORKER_CMD; t: 'answered'; seq: number; payload: string }
+  | { cmd: typeof WORKER_CMD; t: 'answered'; seq: number; error: RemoteError }
+  /** Call `seq` (a send, request or peers) failed in the daemon. */
+  | { cmd: typeof WORKER_CMD; t: 'failed'; seq: number; code: MessageErrorCode; message: string }
+  /** The answer to peers(). */
+  | { cmd: typeof WORKER_CMD; t: 'peer-list'; seq: number; peers: Peer[] }
+  /** A peer came online, exited or was restarted (only to processes that listen for it). */
+  | { cmd: typeof WORKER_CMD; t: 'peer'; event: PeerEvent };
 
 export function isWorkerMessage(value: unknown): value is { cmd: typeof WORKER_CMD; t: string } {
   return (

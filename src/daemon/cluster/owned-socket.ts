@@ -48,6 +48,8 @@ export class OwnedSocket {
   address: BoundAddress | string | null = null;
   error: ListenError | null = null;
   dropped = 0;
+  /** Connections a worker acknowledged receiving (counted by the worker's member). */
+  handedOff = 0;
   /** Settles once the first bind attempt does; later listens of other workers wait on it. */
   ready: Promise<BoundAddress | string> | null = null;
   #handle: RawHandle | null = null;

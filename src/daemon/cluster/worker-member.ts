@@ -24,7 +24,12 @@ export class WorkerMember implements Member {
     readonly worker: ManagedProcess,
   ) {
     worker.on('handleAck', () => {
-      this.#inFlight.shift()?.handle.close();
+      const delivered = this.#inFlight.shift();
+      if (delivered) {
+        delivered.handle.close();
+        const socket = this.sockets.get(delivered.key);
+        if (socket) socket.handedOff += 1;
+      }
       this.#flushIfRoom();
     });
     worker.on('handleNack', () => {
