@@ -112,7 +112,7 @@ export class Connection {
       const silent = Date.now() - this.#lastHeard;
       if (silent >= LIVENESS_MS) {
         const who = this.daemon ? `the daemon (pid ${this.daemon.pid})` : 'the daemon';
-        this.#end(new SupervisorError('UNREACHABLE', `${who} has not answered for ${seconds(silent)}: it is stopped or overloaded`));
+        this.#end(new SupervisorError('UNREACHABLE', `${who} has not answered for ${Math.floor(silent / 1000)} s: it is stopped or overloaded`));
         this.socket.close();
       } else if (silent >= PING_INTERVAL_MS) {
         this.socket.ping();

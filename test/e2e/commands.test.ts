@@ -117,7 +117,7 @@ describe('commands', () => {
     // A name that is neither a script nor an app: one line, status 1, nothing started.
     const unknown = await home.cli(['start', 'nope']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toBe('supervisor: script nope does not exist, and no app is named "nope"\n');
+    expect(unknown.stderr).toMatch(/^supervisor: script \/\S+\/nope does not exist, and no command "nope" is in node_modules\/\.bin or on PATH, and no app is named "nope"\n$/);
     expect((await home.list()).map((r) => r.name)).toEqual(['idle', 'idle']);
   });
 });

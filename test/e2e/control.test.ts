@@ -91,7 +91,8 @@ describe('control channel', () => {
       const exited = await Promise.race([cli.exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 30_000))]);
       endedAfterMs[what] = Date.now() - stoppedAt;
       expect(exited, `${what} must end`).toEqual({ code: 6, signal: null });
-      expect(cli.stderr().trim().split('\n'), what).toEqual([`supervisor: the daemon (pid ${daemon}) has not answered for 10 s: it is stopped or overloaded`]);
+      // 10 s, or a little more on a busy machine (the check runs once a second).
+      expect(cli.stderr().trim().split('\n'), what).toEqual([expect.stringMatching(new RegExp(`^supervisor: the daemon \\(pid ${daemon}\\) has not answered for 1\\d s: it is stopped or overloaded$`))]);
     }
     // Ten seconds of silence and a second of ping interval, not the 10-minute request limit.
     expect(Date.now() - stoppedAt).toBeLessThan(30_000);
@@ -179,7 +180,7 @@ describe('control channel', () => {
 
   it('logs -f that fell behind is told how many lines it missed, on stderr, and goes on', async () => {
     home = await tempHome();
-    expectOk(await home.cli(['start', fixture('flood-app.cjs'), '--name', 'flood'], { env: { FLOOD_LINES_PER_SEC: '20000' } }));
+    expectOk(await home.cli(['start', fixture('flood-app.cjs'), '--name', 'flood'], { env: { FLOOD_LINES_PER_SEC: '20000', SUPERVISOR_LOG_MAX_SIZE: '0' } }));
     await byStatus(home, 'flood', 'online', 1);
     const follow = spawn(['logs', 'flood', '--lines', '0']);
     await waitFor(() => /flood\|\d+ \| line \d+/.test(follow.stdout()), 'lines to stream');
@@ -188,7 +189,9 @@ describe('control channel', () => {
     cleanups.push(() => signal(follow.pid, 'SIGCONT'));
     const outLog = join(home.dir, 'logs', 'flood-out.log');
     const sizeAtStop = statSync(outLog).size;
-    await waitFor(() => statSync(outLog).size > sizeAtStop + 8 * 1024 * 1024, 'the app to write 8 MB more');
+    // 4 MB: well past the 1 MiB of unread output after which the daemon drops log lines for it.
+    // (The log does not rotate in this test, so its size counts what the app wrote.)
+    await waitFor(() => statSync(outLog).size > sizeAtStop + 4 * 1024 * 1024, 'the app to write 4 MB more', 45_000);
     process.kill(follow.pid, 'SIGCONT');
     await waitFor(() => /supervisor: \d+ log lines dropped \(this terminal fell behind\)\n/.test(follow.stderr()), 'the dropped-lines note');
     const dropped = Number(/supervisor: (\d+) log lines dropped/.exec(follow.stderr())?.[1]);
