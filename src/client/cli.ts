@@ -16,6 +16,7 @@ import { describeText, processTable } from './format.js';
 interface StartOptions {
   instances?: string;
   name?: string;
+  namespace?: string;
   mode?: string;
   balance?: string;
   waitReady?: boolean;
@@ -88,6 +89,7 @@ export function buildProgram(): Command {
     .argument('[args...]', 'arguments for the app (after --)')
     .option('-i, --instances <n>', 'number of processes, or "max"; with a Node script this means cluster mode')
     .option('-n, --name <name>', 'app name (default: the script name)')
+    .option('--namespace <namespace>', "a group name that commands also take (pm2's namespace)")
     .addOption(new Option('--mode <mode>', 'execution mode').choices(['fork', 'cluster']))
     .addOption(new Option('--balance <strategy>', 'cluster balancing').choices(['round-robin', 'least-connections', 'sticky-ip']))
     .option('--wait-ready', "processes are ready when they send process.send('ready')")
@@ -116,6 +118,7 @@ export function buildProgram(): Command {
       const { startCommand } = await import('./start-command.js');
       const config = {
         ...(opts.name !== undefined && { name: opts.name }),
+        ...(opts.namespace !== undefined && { namespace: opts.namespace }),
         ...(opts.instances !== undefined && { instances: opts.instances }),
         ...(opts.mode !== undefined && { exec_mode: opts.mode }),
         ...(opts.balance !== undefined && { balance: opts.balance }),

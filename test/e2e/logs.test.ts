@@ -197,7 +197,7 @@ describe('logs', () => {
     expect(await readFile(join(home.dir, 'daemon.log'), 'utf8')).toMatch(/received SIGUSR2: reopened 2 log files/);
   }, 60_000);
 
-  it('logs <namespace> follows every app of the namespace, and logs <id> only that process', async () => {
+  it('logs <namespace> follows every app of the namespace, logs <id> only that process; --namespace; stop <namespace>', async () => {
     home = await tempHome();
     const dir = await mkdtemp(join(tmpdir(), 'sv-ns-'));
     extraCleanup.push(() => rm(dir, { recursive: true, force: true }));
@@ -220,6 +220,13 @@ describe('logs', () => {
     one.kill('SIGINT');
     expect(await shop.exited).toEqual({ code: 0, signal: null });
     expect(await one.exited).toEqual({ code: 0, signal: null });
+
+    // --namespace on the command line; a command on the namespace acts on all of its apps.
+    expectOk(await home.cli(['start', fixture('idle-app.cjs'), '--name', 'extra', '--namespace', 'shop']));
+    const stopped = await home.cli(['stop', 'shop', '--json']);
+    expectOk(stopped);
+    expect((JSON.parse(stopped.stdout) as { name: string }[]).map((p) => p.name).sort()).toEqual(['back', 'extra', 'front']);
+    expect((await home.list()).map((p) => `${p.name} ${p.status}`).sort()).toEqual(['back stopped', 'extra stopped', 'front stopped', 'other online']);
   });
 
   it('two workers writing long lines in pieces into one merged file: no line is cut into another', async () => {
