@@ -4,15 +4,15 @@
  * dies, so a killed daemon never leaves a stale lock behind. Only the holder may touch
  * daemon.sock, which is what makes removing a stale socket safe.
  */
-import { createHash } from 'node:crypto';
 import net from 'node:net';
+import { sha256Hex } from '../shared/sha256.js';
 
 export interface HomeLock {
   release(): void;
 }
 
 export function lockName(home: string): string {
-  return `\0supervisor-${createHash('sha256').update(home).digest('hex').slice(0, 32)}`;
+  return `\0supervisor-${sha256Hex(home).slice(0, 32)}`;
 }
 
 /** Resolves with the lock, or null if another process holds it. */

@@ -29,17 +29,18 @@ export async function withMetrics(registry: Registry, rows: ProcessInfo[]): Prom
 async function sampleUsage(pids: number[]): Promise<Record<number, { cpu: number; memory: number }>> {
   if (pids.length === 0) return {};
   const out: Record<number, { cpu: number; memory: number }> = {};
-  // One at a time would let a single vanished pid fail the whole batch.
-  await Promise.all(
-    pids.map(async (pid) => {
-      try {
-        const s = await pidusage(pid);
-        out[pid] = { cpu: s.cpu, memory: s.memory };
-      } catch {
-        // Exited between the listing and the sample.
-      }
-    }),
-  );
+  // One call for all: pidusage reads the system's clock tick and uptime once per call (and on
+  // its first call runs `getconf` twice), not once per pid. With several pids a vanished one is
+  // left out rather than failing the batch; a single vanished pid rejects.
+  try {
+    const stats = await pidusage(pids);
+    for (const pid of pids) {
+      const s = stats[pid];
+      if (s) out[pid] = { cpu: s.cpu, memory: s.memory };
+    }
+  } catch {
+    // Exited between the listing and the sample.
+  }
   return out;
 }
 

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { randomKeyBytes, sha1Base64 } from '../../src/shared/sha1.js';
+import { sha256Hex } from '../../src/shared/sha256.js';
+import { lockName } from '../../src/daemon/lock.js';
 import { acceptKey } from '../../src/shared/ws-frames.js';
 
 describe('sha1Base64', () => {
@@ -23,5 +25,22 @@ describe('randomKeyBytes', () => {
   it('gives the length asked for, differently each time', () => {
     expect(randomKeyBytes(16)).toHaveLength(16);
     expect(randomKeyBytes(16).equals(randomKeyBytes(16))).toBe(false);
+  });
+});
+
+describe('sha256Hex', () => {
+  const reference = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+  it('matches node:crypto on every length around the block boundaries, and on non-ASCII text', () => {
+    for (let length = 0; length <= 200; length++) {
+      const text = Array.from({ length }, (_, i) => String.fromCharCode(33 + ((i * 7) % 90))).join('');
+      expect(sha256Hex(text), `length ${length}`).toBe(reference(text));
+    }
+    expect(sha256Hex('/home/présent/.supervisor ✓')).toBe(reference('/home/présent/.supervisor ✓'));
+  });
+
+  it('keeps the home lock name of earlier versions (daemons of one home must meet on it)', () => {
+    const home = '/home/app/.supervisor';
+    expect(lockName(home)).toBe(`\0supervisor-${reference(home).slice(0, 32)}`);
   });
 });
