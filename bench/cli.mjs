@@ -3,6 +3,7 @@
 // each with 10 idle fork-mode apps, plus the daemons' VmRSS.
 //
 //   node bench/cli.mjs [--runs 30] [--block 5] [--apps 10] [--only supervisor,pm2] [--no-hyperfine]
+//   BENCH_BEFORE_BIN=other/bin/supervisor.js node bench/cli.mjs   (adds supervisor-before, side by side)
 //
 // Timing is interleaved: the commands are timed in blocks of --block runs, command
 // order rotating every block, until each has --runs measured runs (>= 20 enforced).
@@ -39,20 +40,21 @@ import {
   writeOut,
 } from './lib.mjs';
 
-const ALL = ['supervisor', 'pm2'];
+const ALL = ['supervisor', 'supervisor-before', 'pm2'];
+const BEFORE_BIN = process.env.BENCH_BEFORE_BIN ? path.resolve(process.env.BENCH_BEFORE_BIN) : null;
 const APP = 'bench/apps/idle.cjs';
 const { values: opt } = parseArgs({
   options: {
     runs: { type: 'string', default: '30' },
     block: { type: 'string', default: '5' },
     apps: { type: 'string', default: '10' },
-    only: { type: 'string', default: ALL.join(',') },
+    only: { type: 'string', default: ALL.filter((c) => c !== 'supervisor-before' || BEFORE_BIN).join(',') },
     'no-hyperfine': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (opt.help) {
-  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 11).join('\n'));
+  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 12).join('\n'));
   process.exit(0);
 }
 const runs = Math.max(20, parseInt(opt.runs, 10) || 30);
@@ -60,6 +62,7 @@ const block = Math.max(1, Math.min(runs, parseInt(opt.block, 10) || 5));
 const nApps = Math.max(1, parseInt(opt.apps, 10) || 10);
 const only = opt.only.split(',').map((s) => s.trim()).filter(Boolean);
 for (const c of only) if (!ALL.includes(c)) die(`unknown contender "${c}" (known: ${ALL.join(', ')})`);
+if (only.includes('supervisor-before') && !BEFORE_BIN) die('supervisor-before needs BENCH_BEFORE_BIN=path/to/bin/supervisor.js');
 const haveHyperfine = !opt['no-hyperfine'] && !spawnSync('hyperfine', ['--version']).error;
 
 function die(msg) {
@@ -72,13 +75,12 @@ function log(msg) {
 
 const skipped = []; // {contender, reason}
 const daemons = []; // {contender, label, handle}
-const commands = [{ id: 'baseline', label: '`node -e 0`', argv: [process.execPath, '-e', '0'] }];
-const env = {}; // SUPERVISOR_HOME / PM2_HOME, shared by every timed command
+const commands = [{ id: 'baseline', label: '`node -e 0`', argv: [process.execPath, '-e', '0'], env: {} }];
 
 // ------------------------------------------------------------------ setup ---
 
-async function setupSupervisor() {
-  if (!fs.existsSync(SUPERVISOR_BIN)) throw new Error(`${path.relative(REPO_DIR, SUPERVISOR_BIN)} does not exist (not built yet?)`);
+async function setupSupervisor(id = 'supervisor', bin = SUPERVISOR_BIN) {
+  if (!fs.existsSync(bin)) throw new Error(`${path.relative(REPO_DIR, bin)} does not exist (not built yet?)`);
   const home = mkTmp('sv-bench-home-');
   const e = { SUPERVISOR_HOME: home };
   let tree = [];
@@ -86,26 +88,26 @@ async function setupSupervisor() {
     const dpid = readPidFile(path.join(home, 'daemon.pid'));
     const d = dpid ? procHandle(dpid) : null;
     if (d) tree = [d, ...descendants(d.pid), ...tree];
-    const k = run(process.execPath, [SUPERVISOR_BIN, 'kill'], { env: e, timeoutMs: 15_000 });
+    const k = run(process.execPath, [bin, 'kill'], { env: e, timeoutMs: 15_000 });
     if (k.status !== 0) log(`supervisor kill: ${describeFailure(k)}`);
     reapByEnv('SUPERVISOR_HOME', home, tree);
     rmTmp(home);
   });
   for (let k = 0; k < nApps; k++) {
-    const r = run(process.execPath, [SUPERVISOR_BIN, 'start', APP, '--name', `idle-${k}`], { env: e, timeoutMs: 15_000 });
+    const r = run(process.execPath, [bin, 'start', APP, '--name', `idle-${k}`], { env: e, timeoutMs: 15_000 });
     if (r.status !== 0) throw new Error(`\`supervisor start ${APP} --name idle-${k}\` failed: ${describeFailure(r)}`);
   }
-  const l = run(process.execPath, [SUPERVISOR_BIN, 'list'], { env: e, timeoutMs: 15_000 });
+  const l = run(process.execPath, [bin, 'list'], { env: e, timeoutMs: 15_000 });
   if (l.status !== 0) throw new Error(`\`supervisor list\` failed: ${describeFailure(l)}`);
   const dpid = readPidFile(path.join(home, 'daemon.pid'));
   const handle = dpid ? procHandle(dpid) : null;
   if (handle) tree = [handle, ...descendants(handle.pid)];
-  else log('supervisor: no readable daemon.pid; RSS will be n/a');
+  else log(`${id}: no readable daemon.pid; RSS will be n/a`);
   const running = handle ? descendants(handle.pid).length : null;
-  Object.assign(env, e);
-  commands.push({ id: 'supervisor', label: '`supervisor list`', argv: [process.execPath, SUPERVISOR_BIN, 'list'] });
-  daemons.push({ contender: 'supervisor', label: 'supervisor daemon', handle, children: running });
-  log(`supervisor: ${nApps} idle apps started (daemon ${handle?.pid ?? '?'}, ${running ?? '?'} descendant processes)`);
+  const which = id === 'supervisor' ? '' : ` (${path.relative(REPO_DIR, bin)})`;
+  commands.push({ id, label: `\`supervisor list\`${which}`, argv: [process.execPath, bin, 'list'], env: e });
+  daemons.push({ contender: id, label: `supervisor daemon${which}`, handle, children: running });
+  log(`${id}: ${nApps} idle apps started (daemon ${handle?.pid ?? '?'}, ${running ?? '?'} descendant processes)`);
 }
 
 async function setupPm2() {
@@ -136,8 +138,7 @@ async function setupPm2() {
   const dpid = readPidFile(path.join(home, 'pm2.pid'));
   const handle = dpid ? procHandle(dpid) : null;
   if (handle) tree = [handle, ...descendants(handle.pid)];
-  Object.assign(env, e);
-  commands.push({ id: 'pm2', label: '`pm2 jlist`', argv: [process.execPath, PM2_BIN, 'jlist'] });
+  commands.push({ id: 'pm2', label: '`pm2 jlist`', argv: [process.execPath, PM2_BIN, 'jlist'], env: e });
   daemons.push({ contender: 'pm2', label: 'pm2 God daemon', handle, children: online });
   log(`pm2: ${nApps} idle apps started, ${online} online (God daemon ${handle?.pid ?? '?'})`);
 }
@@ -153,23 +154,24 @@ async function timeWithHyperfine(times, tmpdir) {
   const blocks = Math.ceil(runs / block);
   for (let b = 0; b < blocks; b++) {
     const n = Math.min(block, runs - b * block);
-    const order = rotate(commands, b);
-    const json = path.join(tmpdir, `hf-${b}.json`);
-    const args = ['-N', '--style', 'none', '--warmup', '1', '--runs', String(Math.max(2, n)), '--export-json', json];
-    for (const c of order) args.push(c.argv.join(' '));
-    const r = await runAsync('hyperfine', args, { env, timeoutMs: 600_000 });
-    if (r.status !== 0) throw new Error(`hyperfine failed: ${r.error || (r.stderr || r.stdout).trim().slice(0, 500)}`);
-    const res = JSON.parse(fs.readFileSync(json, 'utf8')).results;
-    order.forEach((c, i) => times[c.id].push(...res[i].times.slice(0, n).map((s) => s * 1000)));
+    // One hyperfine per command: each has its own environment (SUPERVISOR_HOME / PM2_HOME).
+    for (const c of rotate(commands, b)) {
+      const json = path.join(tmpdir, `hf-${b}-${c.id}.json`);
+      const args = ['-N', '--style', 'none', '--warmup', '1', '--runs', String(Math.max(2, n)), '--export-json', json, c.argv.join(' ')];
+      const r = await runAsync('hyperfine', args, { env: c.env, timeoutMs: 600_000 });
+      if (r.status !== 0) throw new Error(`hyperfine failed: ${r.error || (r.stderr || r.stdout).trim().slice(0, 500)}`);
+      const [res] = JSON.parse(fs.readFileSync(json, 'utf8')).results;
+      times[c.id].push(...res.times.slice(0, n).map((s) => s * 1000));
+    }
   }
 }
 
 async function timeWithSpawnSync(times) {
-  for (const c of commands) spawnSync(c.argv[0], c.argv.slice(1), { env: { ...process.env, ...env }, stdio: 'ignore' }); // warm-up
+  for (const c of commands) spawnSync(c.argv[0], c.argv.slice(1), { env: { ...process.env, ...c.env }, stdio: 'ignore' }); // warm-up
   for (let i = 0; i < runs; i++) {
     for (const c of rotate(commands, i)) {
       const t0 = process.hrtime.bigint();
-      const r = spawnSync(c.argv[0], c.argv.slice(1), { env: { ...process.env, ...env }, stdio: 'ignore', timeout: 60_000 });
+      const r = spawnSync(c.argv[0], c.argv.slice(1), { env: { ...process.env, ...c.env }, stdio: 'ignore', timeout: 60_000 });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (r.status !== 0) throw new Error(`${c.argv.join(' ')} exited ${r.status ?? r.signal}`);
       times[c.id].push(ms);
@@ -191,7 +193,7 @@ async function main() {
 }
 
 async function measure() {
-  const setups = { supervisor: setupSupervisor, pm2: setupPm2 };
+  const setups = { supervisor: () => setupSupervisor(), 'supervisor-before': () => setupSupervisor('supervisor-before', BEFORE_BIN), pm2: setupPm2 };
   for (const name of ALL.filter((c) => only.includes(c))) {
     try {
       await setups[name]();
@@ -204,7 +206,7 @@ async function measure() {
   for (const d of daemons) rss[d.contender] = { afterStart: d.handle ? memKiB(d.handle.pid) : null };
 
   const times = Object.fromEntries(commands.map((c) => [c.id, []]));
-  const method = haveHyperfine ? 'hyperfine -N (blocks of ' + block + ', order rotated per block, 1 warm-up per command per block)' : 'spawnSync wall time (order rotated every run)';
+  const method = haveHyperfine ? 'hyperfine -N (blocks of ' + block + ' runs, one hyperfine per command, order rotated per block, 1 warm-up per command per block)' : 'spawnSync wall time (order rotated every run)';
   log(`timing ${commands.map((c) => c.id).join(', ')}: ${runs} runs each via ${method}`);
   const tmp = mkTmp('cli-bench-');
   const dropTmp = onCleanup(() => rmTmp(tmp));
@@ -245,7 +247,7 @@ function report(times, method) {
       c.id === 'baseline' ? '0.0' : m != null && base != null ? fmt(m - base, 1) : 'n/a',
     ];
   });
-  for (const s of skipped) rows.push([s.contender === 'pm2' ? '`pm2 jlist`' : '`supervisor list`', 0, 'skipped', '', '', '', 'n/a', 'n/a']);
+  for (const s of skipped) rows.push([s.contender === 'pm2' ? '`pm2 jlist`' : `\`supervisor list\` (${s.contender})`, 0, 'skipped', '', '', '', 'n/a', 'n/a']);
   lines.push(mdTable(['command', 'runs', 'median', 'mean', 'min', 'max', 'ratio to `node -e 0`', 'overhead over `node -e 0`'], rows), '');
 
   lines.push(`## Daemon memory with ${nApps} idle apps`, '');
