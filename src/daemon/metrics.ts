@@ -21,6 +21,7 @@ export async function withMetrics(registry: Registry, rows: ProcessInfo[]): Prom
       cpu: stats ? Math.round(stats.cpu * 10) / 10 : 0,
       memory: stats ? stats.memory : 0,
       connections: current?.connections ?? row.connections,
+      handled: current?.handled ?? row.handled,
     };
   });
 }
@@ -61,7 +62,7 @@ async function refreshConnectionCounts(registry: Registry): Promise<void> {
           }
           function onStats(answerSeq: number, open: number): void {
             if (answerSeq !== seq || !member) return;
-            member.open = open;
+            if (Number.isSafeInteger(open)) member.open = open;
             done();
           }
           member.worker.on('stats', onStats);

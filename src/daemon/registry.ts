@@ -7,6 +7,7 @@ import type { AppSpec } from '../shared/app-spec.js';
 import { SupervisorError } from '../shared/errors.js';
 import type { ProcessInfo } from '../shared/protocol.js';
 import { App, type AppContext } from './app.js';
+import { SocketTable } from './cluster/socket-table.js';
 import type { EventBus } from './events.js';
 import type { Slot } from './slot.js';
 
@@ -21,7 +22,7 @@ export class Registry {
   readonly #context: AppContext;
 
   constructor(options: { logDir: string; runtimeUrl: string; bus: EventBus }) {
-    this.#context = { ...options, allocateId: () => this.#nextId++ };
+    this.#context = { ...options, sockets: new SocketTable(), allocateId: () => this.#nextId++ };
   }
 
   /** Checks a whole batch first, so that a start that fails starts nothing. */

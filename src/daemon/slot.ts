@@ -7,6 +7,7 @@ import type { AppSpec } from '../shared/app-spec.js';
 import { SupervisorError } from '../shared/errors.js';
 import type { ExitRecord, ProcessEvent } from '../shared/protocol.js';
 import type { WorkerToDaemon } from '../shared/worker-messages.js';
+import type { ClusterTraffic } from './app.js';
 import { WorkerMember } from './cluster/worker-member.js';
 import type { AppLogs } from './logs.js';
 import { DEFAULT_CRASH_WINDOW_MS, describeExit, RestartPolicy, type RestartDecision } from './restart-policy.js';
@@ -21,8 +22,8 @@ export interface SlotHost {
   readonly spec: AppSpec;
   readonly logs: AppLogs;
   readonly runtimeUrl: string;
-  /** Cluster traffic from a worker (listen, unlisten, refuse, closed). */
-  onClusterMessage(slot: Slot, member: WorkerMember, message: WorkerToDaemon, handle: unknown): void;
+  /** Cluster traffic from a worker (Node's cluster protocol, reported closes). */
+  onClusterMessage(slot: Slot, member: WorkerMember, message: ClusterTraffic): void;
   /** A worker entered or left rotation: queued connections may now have somewhere to go. */
   rotationChanged(): void;
   emit(event: Omit<ProcessEvent, 'app'>): void;
@@ -166,7 +167,8 @@ export class Slot {
       logs: this.host.logs.sinkFor(this.id),
     });
     const member = spec.mode === 'cluster' ? new WorkerMember(this.id, worker) : null;
-    worker.on('runtime', (message, handle) => this.#onRuntime(worker, member, message, handle));
+    worker.on('runtime', (message) => this.#onRuntime(worker, member, message));
+    worker.on('cluster', (message) => member && this.host.onClusterMessage(this, member, message));
     worker.on('exit', (exit) => this.#onExit(worker, member, exit));
     return { worker, member };
   }
@@ -217,7 +219,7 @@ export class Slot {
     this.host.emit({ id: this.id, status: 'online', pid: worker.pid, detail: 'ready' });
   }
 
-  #onRuntime(worker: WorkerProcess, member: WorkerMember | null, message: WorkerToDaemon, handle: unknown): void {
+  #onRuntime(worker: WorkerProcess, member: WorkerMember | null, message: WorkerToDaemon): void {
     switch (message.t) {
       case 'fatal':
         if (worker === this.#worker) this.#onFatal(worker, member, message.message);
@@ -228,13 +230,8 @@ export class Slot {
       case 'stats':
         worker.emit('stats', message.seq, message.open);
         return;
-      case 'listen':
-        if (member) this.host.onClusterMessage(this, member, message, handle);
-        return;
-      case 'unlisten':
-      case 'refuse':
       case 'closed':
-        if (member) this.host.onClusterMessage(this, member, message, handle);
+        if (member) this.host.onClusterMessage(this, member, message);
         return;
     }
   }

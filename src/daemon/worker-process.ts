@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { AppSpec } from '../shared/app-spec.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
 import { isWorkerMessage, type DaemonToWorker, type WorkerToDaemon, WORKER_CMD } from '../shared/worker-messages.js';
+import { CLUSTER_CMD, connectionAck, isClusterMessage, parseFromWorker, type FromWorker } from './cluster/cluster-messages.js';
 import { signalGroup } from './signals.js';
 import type { LogSink } from './logs.js';
 
@@ -29,13 +30,15 @@ interface WorkerEvents {
   ready: [];
   /** Any other app message (not 'ready', not ours). */
   message: [data: unknown];
-  /** A runtime message; `handle` is set for refused connections. */
+  /** A runtime message (no handle travels with these). */
   runtime: [message: WorkerToDaemon, handle: unknown];
-  /** Node's acknowledgement that the worker took the oldest handle we sent. */
-  handleAck: [];
-  /** The worker received the oldest handle's message without its handle (MSG_CTRUNC): it is still ours. */
-  handleNack: [];
-  /** Its first successful listen through the daemon (cluster mode). */
+  /** A request or notice of Node's cluster protocol (cluster mode). */
+  cluster: [message: FromWorker];
+  /** The worker's answer to the `newconn` numbered `seq`. */
+  connectionAck: [seq: number, accepted: boolean];
+  /** The IPC channel closed (the worker disconnected, or exited). */
+  disconnect: [];
+  /** Its first listen through the daemon succeeded (cluster mode). */
   listened: [];
   /** Every connection it was handed has closed since it was told to drain. */
   drained: [];
@@ -51,8 +54,13 @@ export interface SpawnOptions {
   logs: LogSink;
 }
 
+/** NODE_UNIQUE_ID of the next cluster worker: cluster.worker.id, unique for the daemon's life, as under node:cluster. */
+let nextClusterId = 1;
+
 export class WorkerProcess extends EventEmitter<WorkerEvents> {
   readonly pid: number | null;
+  /** cluster.worker.id in the process (cluster mode), else null. */
+  readonly clusterId: number | null;
   /** How many connection handles may await acknowledgement at once (1 without pipelining). */
   readonly handleWindow: number;
   readonly startedAt = Date.now();
@@ -61,13 +69,21 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   readonly #child: ChildProcess;
   #stderrTail = '';
   #exited: Promise<WorkerExit>;
+  /** Our sequence numbers for cluster messages; the worker names them in its answers. */
+  #clusterSeq = 0;
+  /**
+   * One entry per message sent with a handle, oldest first, as Node acknowledges them
+   * (NODE_HANDLE_ACK or NODE_HANDLE_NACK, in order): what to do if it arrives without its handle.
+   */
+  readonly #awaitingDelivery: ((() => void) | null)[] = [];
 
   constructor(private readonly options: SpawnOptions) {
     super();
     const { command, args, ipc } = commandLine(options.spec, options.runtimeUrl);
+    this.clusterId = options.spec.mode === 'cluster' ? nextClusterId++ : null;
     const child = spawn(command, args, {
       cwd: options.spec.cwd,
-      env: workerEnv(options.spec, options.identity),
+      env: workerEnv(options.spec, options.identity, this.clusterId),
       stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
       // Its own process group, so a stop reaches the children it starts.
       detached: true,
@@ -100,13 +116,24 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       else this.emit('message', data);
     });
     this.handleWindow = ipc ? handOffWindow(child) : 1;
-    child.on('internalMessage', (message: unknown, handle: unknown) => {
-      if (isWorkerMessage(message)) this.emit('runtime', message as WorkerToDaemon, handle);
+    child.on('internalMessage', (message: unknown) => {
+      if (isClusterMessage(message)) {
+        const ack = connectionAck(message);
+        if (ack) this.emit('connectionAck', ack.ack, ack.accepted);
+        else {
+          const parsed = parseFromWorker(message);
+          if (parsed) this.emit('cluster', parsed);
+        }
+      } else if (isWorkerMessage(message)) this.emit('runtime', message as WorkerToDaemon, undefined);
       else {
         const cmd = (message as { cmd?: unknown } | null)?.cmd;
-        if (cmd === 'NODE_HANDLE_ACK') this.emit('handleAck');
-        else if (cmd === 'NODE_HANDLE_NACK') this.emit('handleNack');
+        if (cmd === 'NODE_HANDLE_ACK') this.#awaitingDelivery.shift();
+        else if (cmd === 'NODE_HANDLE_NACK') this.#awaitingDelivery.shift()?.();
       }
+    });
+    child.on('disconnect', () => {
+      this.#awaitingDelivery.length = 0;
+      this.emit('disconnect');
     });
     // A worker that exits while a send is queued makes the channel emit errors; the exit
     // event is what matters, so these are expected and ignored.
@@ -126,28 +153,48 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     return this.#stderrTail.split('\n').filter((line) => line.length > 0).slice(-max);
   }
 
-  /** Sends a runtime message, with a socket handle if given. False when the channel is gone. */
-  sendRuntime(message: DistributiveOmit<DaemonToWorker, 'cmd'>, handle?: unknown): boolean {
+  /** Sends a runtime message. False when the channel is gone. */
+  sendRuntime(message: DistributiveOmit<DaemonToWorker, 'cmd'>): boolean {
+    return this.#send({ cmd: WORKER_CMD, ...message });
+  }
+
+  /**
+   * Sends a message of Node's cluster protocol, numbered with our next `seq`, which it returns
+   * (null when the channel is gone). With a handle, `onLost` runs if the message reaches the
+   * worker without it.
+   */
+  sendCluster(message: Record<string, unknown>, handle?: unknown, onLost?: () => void): number | null {
+    const seq = this.#clusterSeq++;
+    if (handle !== undefined) this.#letThrough();
+    if (!this.#send({ cmd: CLUSTER_CMD, ...message, seq }, handle)) return null;
+    if (handle !== undefined) this.#awaitingDelivery.push(onLost ?? null);
+    return seq;
+  }
+
+  /** Hands over an accepted connection for the server listening on `key`; its answer comes as 'connectionAck'. */
+  sendConnection(key: string, handle: unknown, onLost: () => void): number | null {
+    return this.sendCluster({ act: 'newconn', key }, handle, onLost);
+  }
+
+  /**
+   * With pipelining, a handle goes out now even if earlier ones await their acknowledgement
+   * (see handOffWindow); anything already queued behind an acknowledgement stays ahead of it,
+   * so messages keep their order.
+   */
+  #letThrough(): void {
+    if (this.handleWindow <= 1) return;
+    const channel = this.#child as unknown as ChannelInternals;
+    if (Array.isArray(channel._handleQueue) && channel._handleQueue.length === 0) channel._handleQueue = null;
+  }
+
+  #send(message: object, handle?: unknown): boolean {
     if (!this.#child.connected) return false;
     try {
-      this.#child.send({ cmd: WORKER_CMD, ...message }, handle as never);
+      this.#child.send(message, handle as never);
       return true;
     } catch {
       return false;
     }
-  }
-
-  /**
-   * Passes a connection handle. With pipelining, the send goes out now even if earlier handles
-   * await their acknowledgement (see handOffWindow); anything already queued behind an
-   * acknowledgement stays ahead of it, so messages keep their order.
-   */
-  sendConnection(key: string, handle: unknown): boolean {
-    if (this.handleWindow > 1) {
-      const channel = this.#child as unknown as ChannelInternals;
-      if (Array.isArray(channel._handleQueue) && channel._handleQueue.length === 0) channel._handleQueue = null;
-    }
-    return this.sendRuntime({ t: 'conn', key }, handle);
   }
 
   /** Delivers an app message (what `process.on('message')` receives). */
@@ -245,9 +292,12 @@ export function commandLine(spec: AppSpec, runtimeUrl: string): CommandLine {
   }
 }
 
-function workerEnv(spec: AppSpec, identity: ProcessIdentity): NodeJS.ProcessEnv {
+function workerEnv(spec: AppSpec, identity: ProcessIdentity, clusterId: number | null): NodeJS.ProcessEnv {
+  // Node makes a process with NODE_UNIQUE_ID a cluster worker: only cluster-mode workers get one.
+  const { NODE_UNIQUE_ID: _inherited, ...env } = spec.env;
   return {
-    ...spec.env,
+    ...env,
+    ...(clusterId !== null && { NODE_UNIQUE_ID: String(clusterId) }),
     SUPERVISOR_ID: String(identity.slotId),
     SUPERVISOR_INSTANCE: String(identity.instance),
     SUPERVISOR_APP: spec.name,

@@ -6,7 +6,12 @@
 export const EXEC_MODES = ['fork', 'cluster'] as const;
 export type ExecMode = (typeof EXEC_MODES)[number];
 
-export const BALANCE_STRATEGIES = ['round-robin', 'least-connections', 'sticky-ip'] as const;
+/**
+ * Who takes each connection in cluster mode. The first three are the daemon's choice (it accepts
+ * and hands each connection over); 'os' hands every worker the listening socket itself and the
+ * kernel decides which worker's accept() wins.
+ */
+export const BALANCE_STRATEGIES = ['round-robin', 'least-connections', 'sticky-ip', 'os'] as const;
 export type BalanceStrategy = (typeof BALANCE_STRATEGIES)[number];
 
 export interface AppSpec {
