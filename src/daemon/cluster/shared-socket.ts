@@ -69,6 +69,11 @@ export class SharedSocket implements ClusterSocket {
   /** Nothing to hand out: workers accept themselves. */
   flush(): void {}
 
+  /** Never called: nothing is handed over from a shared socket. */
+  redispatch(handle: RawHandle): void {
+    handle.close();
+  }
+
   close(): void {
     this.#handle?.close();
     this.#handle = null;

@@ -38,6 +38,8 @@ export interface ClusterSocket {
   sockname(): BoundAddress | null;
   /** Hands queued connections to members that can take them now. */
   flush(): void;
+  /** Places again a connection a member did not take (it never reached it, or its server had closed). */
+  redispatch(handle: RawHandle): void;
   close(): void;
 }
 

@@ -11,13 +11,13 @@
  * being lost with it.
  */
 import type { WorkerProcess } from '../worker-process.js';
-import { OwnedSocket, type Member, type RawHandle } from './owned-socket.js';
+import type { Member, RawHandle } from './owned-socket.js';
 import type { ClusterSocket } from './socket-table.js';
 
 interface InFlight {
   seq: number;
   /** Where it came from, and where it goes back to if the worker does not take it. */
-  socket: OwnedSocket;
+  socket: ClusterSocket;
   handle: RawHandle;
 }
 
@@ -66,7 +66,7 @@ export class WorkerMember implements Member {
 
   handOff(key: string, handle: RawHandle): boolean {
     const socket = this.sockets.get(key);
-    if (!(socket instanceof OwnedSocket)) return false;
+    if (!socket) return false;
     const seq = this.worker.sendConnection(key, handle, () => this.#lost(seq as number));
     if (seq === null) return false;
     this.#inFlight.push({ seq, socket, handle });
