@@ -34,6 +34,8 @@ const UV_EADDRINUSE = -constants.errno.EADDRINUSE;
 const UV_EINVAL = -constants.errno.EINVAL;
 const UV_ENOTSUP = -constants.errno.ENOTSUP;
 const UV_EMFILE = -constants.errno.EMFILE;
+/** Each address is a descriptor in the daemon: an app that listens without end must not exhaust them. */
+const MAX_ADDRESSES_PER_APP = 256;
 
 export class App implements SlotHost {
   readonly slots: Slot[] = [];
@@ -93,6 +95,8 @@ export class App implements SlotHost {
     }
     switch (message.act) {
       case 'queryServer':
+        // A worker that is disconnecting is closing its servers, not opening any (as in node:cluster).
+        if (member.disconnecting) return;
         if (message.query) void this.#queryServer(slot, member, message.seq, message.query);
         else member.worker.sendCluster({ ack: message.seq, errno: UV_EINVAL, key: null, data: null });
         return;
@@ -148,6 +152,11 @@ export class App implements SlotHost {
       return;
     }
     let socket = this.sockets.get(key);
+    if (!socket && this.sockets.size >= MAX_ADDRESSES_PER_APP) {
+      this.logs.note(slot.id, `cannot listen on ${key}: the app already holds ${MAX_ADDRESSES_PER_APP} addresses`);
+      reply({ errno: UV_EMFILE, key: null, data: null });
+      return;
+    }
     if (!socket) {
       const acquired = this.context.sockets.acquire(key, query, this.spec);
       socket = acquired.socket;
