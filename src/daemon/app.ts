@@ -8,7 +8,7 @@ import { constants } from 'node:os';
 import type { AppSpec } from '../shared/app-spec.js';
 import type { AppDescription, ProcessEvent } from '../shared/protocol.js';
 import type { WorkerToDaemon } from '../shared/worker-messages.js';
-import { isDatagram, listenErrorOf, socketKey, type ListenError } from './cluster/bind-target.js';
+import { isDatagram, socketKey, type ListenError } from './cluster/bind-target.js';
 import type { FromWorker, ServerQuery } from './cluster/cluster-messages.js';
 import { sharedSocketsAvailable } from './cluster/shared-socket.js';
 import type { ClusterSocket, SocketTable } from './cluster/socket-table.js';
@@ -132,7 +132,7 @@ export class App implements SlotHost {
       const onLost = (): void => {
         if (attempt < 3) reply(fields, handle, attempt + 1);
         else {
-          member.leave(fields.key ?? '');
+          if (fields.key !== null) member.leave(fields.key);
           reply({ errno: UV_EMFILE, key: null, data: null });
         }
       };
@@ -190,7 +190,7 @@ export class App implements SlotHost {
       const listenError = error as ListenError;
       this.lastListenError = { address: socket.label, error: listenError };
       this.logs.note(slot.id, `cannot listen on ${socket.label}: ${listenError.code} ${listenError.message}`);
-      reply({ errno: listenError.errno || listenErrorOf(UV_EINVAL).errno, key: null, data: null });
+      reply({ errno: listenError.errno || UV_EINVAL, key: null, data: null });
     }
   }
 
