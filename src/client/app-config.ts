@@ -41,13 +41,14 @@ export interface AppConfig {
   queue_size?: number;
   queue_timeout?: number | string;
   drain_idle_timeout?: number | string;
+  drain_timeout?: number | string;
 }
 
 const KNOWN = new Set<string>([
   'name', 'script', 'args', 'cwd', 'env', 'instances', 'exec_mode', 'interpreter', 'interpreter_args', 'node_args',
   'balance', 'kill_signal', 'kill_timeout', 'shutdown_with_message', 'autorestart', 'wait_ready', 'listen_timeout',
   'min_uptime', 'max_restarts', 'restart_delay', 'exp_backoff_restart_delay', 'backoff_cap', 'retry_after_crash_loop',
-  'stop_exit_codes', 'max_memory_restart', 'queue_size', 'queue_timeout', 'drain_idle_timeout',
+  'stop_exit_codes', 'max_memory_restart', 'queue_size', 'queue_timeout', 'drain_idle_timeout', 'drain_timeout',
 ]);
 
 /** pm2 options that have no meaning here; a config written for pm2 still loads, with a warning. */
@@ -134,6 +135,7 @@ export function toAppSpec(config: AppConfig, base: { cwd: string; env: NodeJS.Pr
     queueSize: config.queue_size ?? APP_DEFAULTS.queueSize,
     queueTimeoutMs: duration(config.queue_timeout, APP_DEFAULTS.queueTimeoutMs, `${where}.queue_timeout`),
     drainIdleMs: duration(config.drain_idle_timeout, APP_DEFAULTS.drainIdleMs, `${where}.drain_idle_timeout`),
+    drainTimeoutMs: duration(config.drain_timeout, APP_DEFAULTS.drainTimeoutMs, `${where}.drain_timeout`),
   };
 }
 

@@ -38,6 +38,8 @@ const warn = (text: string): void => void process.stderr.write(`supervisor: ${te
 
 async function withDaemon<T>(fn: (sv: Supervisor) => Promise<T>, options: { start?: boolean } = {}): Promise<T> {
   const sv = await Supervisor.connect({ start: options.start ?? true });
+  // Once, from the daemon: e.g. that it restored its apps after dying.
+  if (sv.daemon.notice) warn(sv.daemon.notice);
   try {
     return await fn(sv);
   } finally {
@@ -252,6 +254,15 @@ export function buildProgram(): Command {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       print(`daemon ${pid} stopped`);
+    });
+
+  program
+    .command('check')
+    .description("check the daemon's internal consistency (every process accounted for)")
+    .action(async () => {
+      const { problems } = await withDaemon((sv) => sv.call('check', {}), { start: false });
+      if (problems.length > 0) throw new SupervisorError('INTERNAL', `${problems.length} problems: ${problems.join('; ')}`);
+      print('ok');
     });
 
   program

@@ -3,6 +3,9 @@
  * The sockets are held by the app, not by any worker: they stay open across crashes, restarts
  * and reloads, and the app lets go of them when it is stopped as a whole or deleted (another
  * cluster app on the same address keeps it open; see cluster/socket-table.ts).
+ *
+ * Every lifecycle change of the app is an operation on its queue (operations.ts), so no two
+ * interleave; the methods below are those operations.
  */
 import { constants } from 'node:os';
 import type { AppSpec } from '../shared/app-spec.js';
@@ -12,11 +15,21 @@ import { isDatagram, socketKey, type ListenError } from './cluster/bind-target.j
 import type { FromWorker, ServerQuery } from './cluster/cluster-messages.js';
 import { sharedSocketsAvailable } from './cluster/shared-socket.js';
 import type { ClusterSocket, SocketTable } from './cluster/socket-table.js';
+import type { Clock } from './clock.js';
 import type { WorkerMember } from './cluster/worker-member.js';
 import type { EventBus } from './events.js';
 import { AppLogs } from './logs.js';
+import type { ManagedProcess, ProcessIdentity } from './managed-process.js';
 import { MemoryGuard } from './memory-guard.js';
+import { checkAborted, OperationQueue, untilAborted } from './operations.js';
 import { Slot, type SlotHost } from './slot.js';
+import { WorkerProcess } from './worker-process.js';
+
+/** How long start, restart and scale wait for new processes to leave 'launching' before they answer. */
+export const SETTLE_MS = 2000;
+
+/** The log side of an app, as the lifecycle code uses it. */
+export type AppLogsLike = Pick<AppLogs, 'sinkFor' | 'note' | 'flush' | 'close'>;
 
 export interface AppContext {
   logDir: string;
@@ -24,7 +37,18 @@ export interface AppContext {
   bus: EventBus;
   /** The daemon's listening sockets for cluster apps, shared by every app on one address. */
   sockets: SocketTable;
+  clock: Clock;
   allocateId(): number;
+  /** Every process the daemon starts is reported here (the daemon-wide process table). */
+  track(process: ManagedProcess): void;
+  /** Something the desired state records changed (apps, specs, slots, statuses). */
+  changed(): void;
+  /** The app was deleted and its processes are gone: forget it. */
+  forget(app: App): void;
+  /** Starts a process; the default spawns a WorkerProcess. Unit tests pass fakes. */
+  spawn?(spec: AppSpec, identity: ProcessIdentity, logs: AppLogsLike): ManagedProcess;
+  /** The app's logs; the default writes files under logDir. */
+  createLogs?(name: string): AppLogsLike;
 }
 
 /** Traffic of a cluster worker the app answers: Node's cluster protocol, and reported closes. */
@@ -34,28 +58,35 @@ const UV_EADDRINUSE = -constants.errno.EADDRINUSE;
 const UV_EINVAL = -constants.errno.EINVAL;
 const UV_ENOTSUP = -constants.errno.ENOTSUP;
 const UV_EMFILE = -constants.errno.EMFILE;
+const UV_ECANCELED = -constants.errno.ECANCELED;
 /** Each address is a descriptor in the daemon: an app that listens without end must not exhaust them. */
 const MAX_ADDRESSES_PER_APP = 256;
 
 export class App implements SlotHost {
   readonly slots: Slot[] = [];
-  readonly logs: AppLogs;
+  readonly logs: AppLogsLike;
+  readonly ops: OperationQueue;
   /** The addresses the app's workers listen on, by key; held in the daemon's socket table. */
   readonly sockets = new Map<string, ClusterSocket>();
   /** The last address that could not be bound, kept for `describe`. */
   lastListenError: { address: string; error: ListenError } | null = null;
-  readonly #memoryGuard: MemoryGuard | null;
+  /** Completed reloads (of the whole app or of some of its processes). */
+  reloads = 0;
+  #memoryGuard: MemoryGuard | null = null;
+  #disposed = false;
+  readonly #slotWaiters = new Set<() => void>();
 
   constructor(
     public spec: AppSpec,
     private readonly context: AppContext,
+    /** Slots to recreate (id and instance), when restoring after a daemon crash. */
+    restore: readonly { id: number; instance: number }[] = [],
   ) {
-    this.logs = new AppLogs(context.logDir, spec.name, context.bus);
-    for (let instance = 0; instance < spec.instances; instance++) this.addSlot();
-    this.#memoryGuard =
-      spec.maxMemoryRestart > 0
-        ? new MemoryGuard(spec.maxMemoryRestart, () => this.slots, (slot, text) => this.logs.note(slot.id, text))
-        : null;
+    this.ops = new OperationQueue(spec.name);
+    this.logs = context.createLogs?.(spec.name) ?? new AppLogs(context.logDir, spec.name, context.bus);
+    if (restore.length > 0) for (const { id, instance } of restore) this.slots.push(new Slot(id, instance, this));
+    else for (let instance = 0; instance < spec.instances; instance++) this.#addSlot();
+    this.#startMemoryGuard();
   }
 
   get name(): string {
@@ -66,10 +97,191 @@ export class App implements SlotHost {
     return this.context.runtimeUrl;
   }
 
-  addSlot(): Slot {
+  get clock(): Clock {
+    return this.context.clock;
+  }
+
+  readonly spawn = (identity: ProcessIdentity): ManagedProcess => {
+    const process = this.context.spawn
+      ? this.context.spawn(this.spec, identity, this.logs)
+      : new WorkerProcess({ spec: this.spec, identity, runtimeUrl: this.context.runtimeUrl, logs: this.logs.sinkFor(identity.slotId) });
+    this.context.track(process);
+    return process;
+  };
+
+  note(slotId: number, text: string): void {
+    this.logs.note(slotId, text);
+  }
+
+  emit(event: Omit<ProcessEvent, 'app'>): void {
+    this.context.bus.process({ app: this.name, ...event });
+  }
+
+  slotChanged(): void {
+    for (const wake of [...this.#slotWaiters]) wake();
+    this.context.changed();
+  }
+
+  rotationChanged(): void {
+    for (const socket of this.sockets.values()) socket.flush();
+  }
+
+  // ---- operations: each runs on the app's queue ----
+
+  /** Starts the given slots (those not running), then waits a little for them to settle. */
+  start(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('start', async (signal) => {
+      const mine = this.#stillHere(slots);
+      for (const slot of mine) slot.start();
+      await this.#settle(mine, signal);
+    });
+  }
+
+  /** Stops the given slots; when that leaves the whole app stopped, its sockets close. */
+  stop(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('stop', () => this.#stopSlots(this.#stillHere(slots)));
+  }
+
+  restart(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('restart', async (signal) => {
+      const mine = this.#stillHere(slots);
+      await Promise.all(mine.map((slot) => slot.hold(() => slot.restart())));
+      checkAborted(signal);
+      await this.#settle(mine, signal);
+    });
+  }
+
+  /**
+   * Replaces the given slots one at a time (each replacement is in rotation before the next
+   * starts); the old processes drain concurrently, so the whole reload takes about one drain.
+   * A stop or delete arriving meanwhile aborts it: the replacement being started is stopped,
+   * and those already swapped stay.
+   */
+  reload(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('reload', async (signal) => {
+      const drains: Promise<unknown>[] = [];
+      try {
+        for (const slot of this.#stillHere(slots)) {
+          checkAborted(signal);
+          // An earlier step may have taken time: the slot may have left the app meanwhile.
+          if (!this.slots.includes(slot)) continue;
+          drains.push((await slot.hold(() => slot.replace(signal))).retired);
+        }
+        this.reloads += 1;
+        await this.#settle(this.#stillHere(slots), signal);
+      } finally {
+        // Old processes finish draining even when the reload is aborted; a stop that follows
+        // waits for them itself, so only an uninterrupted reload waits here.
+        if (!signal.aborted) await untilAborted(Promise.allSettled(drains), signal);
+      }
+    });
+  }
+
+  /**
+   * Changes the number of processes; removed ones are the highest instances, stopped
+   * gracefully. Scaling does not change whether the app runs: new processes of a stopped app
+   * stay stopped until it is started.
+   */
+  scale(count: number): Promise<void> {
+    return this.ops.run('scale', async (signal) => {
+      const running = this.slots.some((slot) => slot.wanted);
+      const added: Slot[] = [];
+      while (this.slots.length < count) added.push(this.#addSlot());
+      const removed = this.slots.slice(count);
+      if (running) for (const slot of added) slot.start();
+      // Removed processes stay listed (stopping) until they are gone.
+      await Promise.all(removed.map((slot) => slot.hold(() => slot.stop())));
+      this.#removeFromList(removed);
+      this.spec = { ...this.spec, instances: count };
+      this.context.changed();
+      await this.#settle(added, signal);
+    });
+  }
+
+  /**
+   * `delete <id>`: stops these processes and removes them from the app (its instance count
+   * drops). If that would leave none, it is a delete of the app.
+   */
+  remove(slots: readonly Slot[]): Promise<void> {
+    return this.ops.run('remove', async () => {
+      const leaving = this.slots.filter((slot) => slots.includes(slot));
+      if (leaving.length === 0) return;
+      if (leaving.length === this.slots.length) {
+        this.ops.closeForDelete();
+        await this.#deleteNow();
+        return;
+      }
+      await Promise.all(leaving.map((slot) => slot.hold(() => slot.stop())));
+      this.#removeFromList(leaving);
+      this.spec = { ...this.spec, instances: this.slots.length };
+      if (this.slots.every((slot) => slot.state.status === 'stopped')) this.closeSockets();
+      this.context.changed();
+    });
+  }
+
+  /** Stops everything for good, then the registry forgets the app. */
+  delete(): Promise<void> {
+    return this.ops.run('delete', () => this.#deleteNow());
+  }
+
+  async #deleteNow(): Promise<void> {
+    await this.#stopSlots(this.slots);
+    this.context.forget(this);
+  }
+
+  /** The memory guard's replacement of one process; skipped if any operation runs or waits. */
+  replaceOne(slot: Slot): Promise<void> {
+    return this.ops.run('replace', async (signal) => {
+      // Only a serving process is replaced; a stopped one must not be started by this.
+      if (!this.slots.includes(slot) || slot.state.status !== 'online') return;
+      const { retired } = await slot.hold(() => slot.replace(signal));
+      await untilAborted(retired, signal);
+    });
+  }
+
+  /**
+   * The given slots that still belong to the app. A command names its slots when it arrives;
+   * an operation that ran before it (a scale down, a delete of one process) may have removed
+   * some, and a removed slot must never be started again.
+   */
+  #stillHere(slots: readonly Slot[]): Slot[] {
+    return slots.filter((slot) => this.slots.includes(slot));
+  }
+
+  async #stopSlots(slots: readonly Slot[]): Promise<void> {
+    await Promise.all(slots.map((slot) => slot.hold(() => slot.stop())));
+    if (this.slots.every((slot) => slot.state.status === 'stopped')) this.closeSockets();
+  }
+
+  /** Waits, bounded, until none of `slots` is launching, so replies show where things landed. */
+  #settle(slots: readonly Slot[], signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (signal.aborted || !slots.some((slot) => slot.state.status === 'launching')) finish();
+      };
+      const finish = (): void => {
+        this.clock.clearTimeout(timer);
+        this.#slotWaiters.delete(check);
+        signal.removeEventListener('abort', finish);
+        resolve();
+      };
+      const timer = this.clock.setTimeout(finish, SETTLE_MS);
+      this.#slotWaiters.add(check);
+      signal.addEventListener('abort', finish, { once: true });
+      check();
+    });
+  }
+
+  #addSlot(): Slot {
     const slot = new Slot(this.context.allocateId(), this.#freeInstance(), this);
     this.slots.push(slot);
     return slot;
+  }
+
+  #removeFromList(slots: readonly Slot[]): Slot[] {
+    const removed = this.slots.filter((slot) => slots.includes(slot));
+    this.slots.splice(0, this.slots.length, ...this.slots.filter((slot) => !slots.includes(slot)));
+    return removed;
   }
 
   /** The lowest instance number not in use, so scaling down then up reuses numbers. */
@@ -80,12 +292,14 @@ export class App implements SlotHost {
     return n;
   }
 
-  emit(event: Omit<ProcessEvent, 'app'>): void {
-    this.context.bus.process({ app: this.name, ...event });
-  }
-
-  rotationChanged(): void {
-    for (const socket of this.sockets.values()) socket.flush();
+  #startMemoryGuard(): void {
+    if (this.spec.maxMemoryRestart <= 0) return;
+    this.#memoryGuard = new MemoryGuard(
+      this.spec.maxMemoryRestart,
+      () => this.slots,
+      (slot) => this.replaceOne(slot),
+      (slot, text) => this.logs.note(slot.id, text),
+    );
   }
 
   onClusterMessage(slot: Slot, member: WorkerMember, message: ClusterTraffic): void {
@@ -145,6 +359,11 @@ export class App implements SlotHost {
       reply({ errno: query.fd !== null ? UV_EINVAL : UV_ENOTSUP, key: null, data: null });
       return;
     }
+    if (this.#disposed || !slot.wanted) {
+      // A process listening while its app is being stopped or deleted must not reopen a port.
+      reply({ errno: UV_ECANCELED, key: null, data: null });
+      return;
+    }
     const key = socketKey(query, this.name);
     if (member.sockets.has(key)) {
       // A second server of this worker on an address it already listens on: as in plain Node.
@@ -170,6 +389,11 @@ export class App implements SlotHost {
     socket.data ??= query.data;
     try {
       await socket.ready;
+      if (this.#disposed) {
+        // Deleted meanwhile: its holds are gone, and this listen must not take one again.
+        this.context.sockets.release(socket, this.name);
+        return;
+      }
       if (member.worker.exit || !member.worker.connected) return;
       if (member.sockets.has(key)) {
         reply({ errno: UV_EADDRINUSE, key: null, data: null });
@@ -202,6 +426,7 @@ export class App implements SlotHost {
 
   /** Releases everything the app holds; its slots must already be stopped. */
   dispose(): void {
+    this.#disposed = true;
     this.#memoryGuard?.stop();
     this.closeSockets();
     this.logs.close();

@@ -8,7 +8,7 @@ import { PROTOCOL_VERSION, type DaemonInfo, type Method, type Params, type Proce
 import type { EventBus, Subscriber } from './events.js';
 import { withMetrics } from './metrics.js';
 import type { Registry, Selection } from './registry.js';
-import type { Slot } from './slot.js';
+import { checkInvariants } from './invariants.js';
 import { loadDump, saveDump } from './state-file.js';
 
 export interface HandlerContext {
@@ -16,6 +16,8 @@ export interface HandlerContext {
   bus: EventBus;
   dumpFile: string;
   info(): DaemonInfo;
+  /** A notice for the next client (e.g. apps restored after a crash), given out once. */
+  takeNotice(): string | null;
   /** Stop every app, then the daemon (after the reply has gone out). */
   shutdown(): void;
   /** The connection the request came on, for subscriptions. */
@@ -24,9 +26,6 @@ export interface HandlerContext {
 
 type Handler<M extends Method> = (params: Params<M>, ctx: HandlerContext) => Promise<Result<M>>;
 export type HandlerMap = { [M in Method]: Handler<M> };
-
-/** How long `start` waits for new processes to leave 'launching' before it answers. */
-const START_SETTLE_MS = 2000;
 
 export const handlers: HandlerMap = {
   hello: async (params, ctx) => {
@@ -37,56 +36,43 @@ export const handlers: HandlerMap = {
         `the daemon (pid ${info.pid}, ${info.version}) speaks protocol ${PROTOCOL_VERSION}, this client ${params.protocol}: stop it with "kill ${info.pid}" (its apps stop gracefully) and retry`,
       );
     }
-    return ctx.info();
+    const notice = ctx.takeNotice();
+    return notice ? { ...ctx.info(), notice } : ctx.info();
   },
 
   ping: async (_params, ctx) => ctx.info(),
 
   start: async ({ apps: specs }, ctx) => {
-    await ctx.registry.checkNew(specs);
-    const started = specs.map((spec) => ctx.registry.add(spec));
-    for (const app of started) for (const slot of app.slots) slot.start();
-    await settle(started.flatMap((app) => app.slots));
-    return rowsOf(ctx.registry, started.map((app) => ({ app, slots: app.slots })));
+    const created = await ctx.registry.create(specs.map((spec) => ({ spec })));
+    await eachApp(created.map((app) => ({ app, slots: app.slots })), ({ app }) => app.start());
+    return rowsOf(ctx.registry, created.map((app) => ({ app, slots: app.slots })));
   },
 
   list: async (_params, ctx) => withMetrics(ctx.registry, ctx.registry.allInfo()),
 
   stop: async ({ target }, ctx) => {
     const selection = ctx.registry.select(target);
-    await Promise.all(selection.flatMap(({ slots }) => slots.map((slot) => slot.stop())));
-    for (const { app } of selection) {
-      if (app.slots.every((slot) => slot.state.status === 'stopped')) app.closeSockets();
-    }
+    await eachApp(selection, ({ app, slots }) => app.stop(slots));
     return rowsOf(ctx.registry, selection);
   },
 
   restart: async ({ target }, ctx) => {
     const selection = ctx.registry.select(target);
-    await Promise.all(selection.flatMap(({ slots }) => slots.map((slot) => slot.restart())));
-    await settle(selection.flatMap(({ slots }) => slots));
+    await eachApp(selection, ({ app, slots }) => app.restart(slots));
     return rowsOf(ctx.registry, selection);
   },
 
   reload: async ({ target }, ctx) => {
     const selection = ctx.registry.select(target);
-    for (const { slots } of selection) {
-      // One slot at a time: the others keep serving while each is replaced.
-      for (const slot of slots) await slot.reload();
-    }
-    await settle(selection.flatMap(({ slots }) => slots));
+    // App after app, so that a failure stops the reload before the next app is touched.
+    for (const { app, slots } of selection) await app.reload(slots);
     return rowsOf(ctx.registry, selection);
   },
 
   delete: async ({ target }, ctx) => {
     const selection = ctx.registry.select(target);
-    await Promise.all(selection.flatMap(({ slots }) => slots.map((slot) => slot.stop())));
-    const rows = rowsOf(ctx.registry, selection);
-    for (const { app, slots } of selection) {
-      if (slots.length === app.slots.length) ctx.registry.remove(app);
-      else app.slots.splice(0, app.slots.length, ...app.slots.filter((s) => !slots.includes(s)));
-    }
-    return rows;
+    await eachApp(selection, ({ app, slots }) => (slots.length < app.slots.length ? app.remove(slots) : app.delete()));
+    return rowsOf(ctx.registry, selection);
   },
 
   describe: async ({ target }, ctx) => {
@@ -111,11 +97,7 @@ export const handlers: HandlerMap = {
     const app = selection.app;
     const wanted = relative ? app.slots.length + count : count;
     if (wanted < 1 || wanted > 1024) throw new SupervisorError('INVALID_REQUEST', `cannot scale ${name} to ${wanted} processes (1 to 1024)`);
-    while (app.slots.length < wanted) app.addSlot().start();
-    const removed = app.slots.splice(wanted);
-    await Promise.all(removed.map((slot) => slot.stop()));
-    app.spec = { ...app.spec, instances: wanted };
-    await settle(app.slots);
+    await app.scale(wanted);
     return rowsOf(ctx.registry, [{ app, slots: app.slots }]);
   },
 
@@ -155,6 +137,8 @@ export const handlers: HandlerMap = {
     return handlers.start({ apps: specs }, ctx);
   },
 
+  check: async (_params, ctx) => ({ problems: checkInvariants(ctx.registry) }),
+
   subscribe: async ({ target, logs, events }, ctx) => {
     let app: string | null = null;
     let id: number | null = null;
@@ -178,10 +162,12 @@ function rowsOf(registry: Registry, selection: readonly Selection[]): ProcessInf
   return selection.flatMap(({ app, slots }) => slots.map((slot) => registry.info(app, slot)));
 }
 
-/** Waits, bounded, until no slot is still launching, so replies show where things landed. */
-async function settle(slots: readonly Slot[]): Promise<void> {
-  const deadline = Date.now() + START_SETTLE_MS;
-  while (Date.now() < deadline && slots.some((slot) => slot.state.status === 'launching')) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+/**
+ * Runs an operation on every selected app at once and waits for all of them, so one app's
+ * failure does not leave another half done; then throws the first failure, if any.
+ */
+async function eachApp(selection: readonly Selection[], operation: (selection: Selection) => Promise<void>): Promise<void> {
+  const outcomes = await Promise.allSettled(selection.map(operation));
+  const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -1,7 +1,8 @@
 /**
  * max_memory_restart: every few seconds, for apps that set a limit (and only those, so an
  * idle daemon stays idle), sample each process's resident memory; one over the limit is
- * replaced gracefully: a reload in cluster mode, a restart in fork mode.
+ * replaced gracefully (a reload in cluster mode, a restart in fork mode) through the app's
+ * operation queue, so it never interleaves with a command.
  */
 import pidusage from 'pidusage';
 import type { Slot } from './slot.js';
@@ -20,6 +21,8 @@ export class MemoryGuard {
   constructor(
     private readonly limitBytes: number,
     private readonly slots: () => readonly Slot[],
+    /** Replaces one process through the app's operation queue (skipped while others run). */
+    private readonly replace: (slot: Slot) => Promise<void>,
     private readonly note: (slot: Slot, text: string) => void,
     intervalMs = memoryCheckInterval(),
   ) {
@@ -44,8 +47,7 @@ export class MemoryGuard {
       if (memory <= this.limitBytes) continue;
       this.#busy.add(slot);
       this.note(slot, `process ${slot.id} uses ${Math.round(memory / 1048576)} MB, over max_memory_restart ${Math.round(this.limitBytes / 1048576)} MB: replacing it`);
-      slot
-        .reload()
+      this.replace(slot)
         .catch((error: Error) => this.note(slot, `memory replacement of process ${slot.id} failed: ${error.message}`))
         .finally(() => this.#busy.delete(slot));
     }

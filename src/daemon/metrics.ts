@@ -4,6 +4,7 @@
  */
 import pidusage from 'pidusage';
 import type { ProcessInfo } from '../shared/protocol.js';
+import type { WorkerToDaemon } from '../shared/worker-messages.js';
 import type { Registry } from './registry.js';
 
 const STATS_TIMEOUT_MS = 250;
@@ -57,15 +58,15 @@ async function refreshConnectionCounts(registry: Registry): Promise<void> {
           const timer = setTimeout(done, STATS_TIMEOUT_MS);
           function done(): void {
             clearTimeout(timer);
-            member?.worker.off('stats', onStats);
+            member?.worker.off('runtime', onStats);
             resolve();
           }
-          function onStats(answerSeq: number, open: number): void {
-            if (answerSeq !== seq || !member) return;
-            if (Number.isSafeInteger(open)) member.open = open;
+          function onStats(message: WorkerToDaemon): void {
+            if (message.t !== 'stats' || message.seq !== seq || !member) return;
+            if (Number.isSafeInteger(message.open)) member.open = message.open;
             done();
           }
-          member.worker.on('stats', onStats);
+          member.worker.on('runtime', onStats);
           if (!member.worker.sendRuntime({ t: 'stats', seq })) done();
         }),
       );

@@ -1,6 +1,8 @@
 /**
- * Every app the daemon runs, by name, and every slot, by id. Resolves command targets
- * ("all", a name, an id) and holds the operations the request handlers call.
+ * Every app the daemon runs, by name; every slot, by id; every process it started (the
+ * process table, which the invariant check compares with the apps). Resolves command targets
+ * ("all", a name, an id). Names are reserved before anything awaits, so two `start`s of one
+ * name cannot both succeed.
  */
 import { access, constants, stat } from 'node:fs/promises';
 import type { AppSpec } from '../shared/app-spec.js';
@@ -8,7 +10,9 @@ import { SupervisorError } from '../shared/errors.js';
 import type { ProcessInfo } from '../shared/protocol.js';
 import { App, type AppContext } from './app.js';
 import { SocketTable } from './cluster/socket-table.js';
+import { systemClock, type Clock } from './clock.js';
 import type { EventBus } from './events.js';
+import type { ManagedProcess } from './managed-process.js';
 import type { Slot } from './slot.js';
 
 export interface Selection {
@@ -16,37 +20,99 @@ export interface Selection {
   slots: Slot[];
 }
 
+/** An app to create: its spec, and the slots it had when restoring after a daemon crash. */
+export interface NewApp {
+  spec: AppSpec;
+  slots?: readonly { id: number; instance: number }[];
+}
+
+export interface RegistryOptions extends Pick<AppContext, 'logDir' | 'runtimeUrl' | 'bus' | 'spawn' | 'createLogs'> {
+  clock?: Clock;
+  /** Something the desired state records changed. */
+  changed?(): void;
+}
+
 export class Registry {
   readonly apps = new Map<string, App>();
+  /** Every process started and not yet exited. */
+  readonly processes = new Set<ManagedProcess>();
+  readonly #reserved = new Set<string>();
   #nextId = 0;
+  #closing = false;
   readonly #context: AppContext;
 
-  constructor(options: { logDir: string; runtimeUrl: string; bus: EventBus }) {
-    this.#context = { ...options, sockets: new SocketTable(), allocateId: () => this.#nextId++ };
+  constructor(options: RegistryOptions & { bus: EventBus }) {
+    this.#context = {
+      logDir: options.logDir,
+      runtimeUrl: options.runtimeUrl,
+      bus: options.bus,
+      sockets: new SocketTable(),
+      clock: options.clock ?? systemClock,
+      allocateId: () => this.#nextId++,
+      track: (process) => {
+        this.processes.add(process);
+        void process.exited.then(() => this.processes.delete(process));
+      },
+      changed: options.changed ?? (() => undefined),
+      forget: (app) => this.remove(app),
+      ...(options.spawn && { spawn: options.spawn }),
+      ...(options.createLogs && { createLogs: options.createLogs }),
+    };
   }
 
-  /** Checks a whole batch first, so that a start that fails starts nothing. */
-  async checkNew(specs: readonly AppSpec[]): Promise<void> {
+  /** The id the next new slot gets (saved, so ids stay unique across a daemon crash). */
+  get nextId(): number {
+    return this.#nextId;
+  }
+
+  set nextId(value: number) {
+    this.#nextId = Math.max(this.#nextId, value);
+  }
+
+  /** After this, nothing new is created: the daemon is shutting down. */
+  close(): void {
+    this.#closing = true;
+  }
+
+  /**
+   * Creates apps (not started). The names are reserved first, synchronously, then the scripts
+   * are checked: a batch that fails creates nothing, and a racing start of the same name gets
+   * CONFLICT.
+   */
+  async create(entries: readonly NewApp[]): Promise<App[]> {
+    if (this.#closing) throw new SupervisorError('CONFLICT', 'the daemon is shutting down');
     const names = new Set<string>();
-    for (const spec of specs) {
-      if (this.apps.has(spec.name) || names.has(spec.name)) {
+    for (const { spec } of entries) {
+      if (this.apps.has(spec.name) || this.#reserved.has(spec.name) || names.has(spec.name)) {
         throw new SupervisorError('CONFLICT', `an app named "${spec.name}" already exists (delete it first, or pick another --name)`);
       }
       names.add(spec.name);
-      await mustExist(spec.script, spec.interpreter === 'none' ? 'executable' : 'file', `script ${spec.script}`);
-      await mustExist(spec.cwd, 'directory', `working directory ${spec.cwd}`);
+    }
+    for (const name of names) this.#reserved.add(name);
+    try {
+      for (const { spec } of entries) {
+        await mustExist(spec.script, spec.interpreter === 'none' ? 'executable' : 'file', `script ${spec.script}`);
+        await mustExist(spec.cwd, 'directory', `working directory ${spec.cwd}`);
+      }
+      if (this.#closing) throw new SupervisorError('CONFLICT', 'the daemon is shutting down');
+      const apps = entries.map(({ spec, slots }) => {
+        for (const slot of slots ?? []) this.nextId = slot.id + 1;
+        const app = new App(spec, this.#context, slots);
+        this.apps.set(spec.name, app);
+        return app;
+      });
+      this.#context.changed();
+      return apps;
+    } finally {
+      for (const name of names) this.#reserved.delete(name);
     }
   }
 
-  add(spec: AppSpec): App {
-    const app = new App(spec, this.#context);
-    this.apps.set(spec.name, app);
-    return app;
-  }
-
+  /** Forgets an app whose processes have stopped. */
   remove(app: App): void {
-    this.apps.delete(app.name);
+    if (this.apps.get(app.name) === app) this.apps.delete(app.name);
     app.dispose();
+    this.#context.changed();
   }
 
   /** The slots a target names, grouped by app. NOT_FOUND if it names nothing. */
@@ -66,16 +132,17 @@ export class Registry {
 
   info(app: App, slot: Slot): ProcessInfo {
     const state = slot.state;
-    const online = state.status === 'online' || state.status === 'launching' || state.status === 'stopping';
+    const worker = slot.worker;
+    const running = state.status === 'online' || state.status === 'launching' || state.status === 'stopping';
     return {
       id: slot.id,
       name: app.name,
       mode: app.spec.mode,
       instance: slot.instance,
-      pid: slot.worker?.pid ?? null,
+      pid: worker?.pid ?? null,
       status: state.status,
       restarts: slot.restarts,
-      uptimeMs: online && slot.worker ? Date.now() - slot.worker.startedAt : 0,
+      uptimeMs: running && worker ? Date.now() - worker.startedAt : 0,
       cpu: 0,
       memory: 0,
       connections: slot.member?.open ?? 0,

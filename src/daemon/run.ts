@@ -14,6 +14,8 @@ import { ControlServer } from './control-server.js';
 import { EventBus } from './events.js';
 import { acquireHomeLock } from './lock.js';
 import { Registry } from './registry.js';
+import { DesiredStateStore, loadDesiredState, snapshot, stopLeftovers, type DesiredState } from './desired-state.js';
+import { stopBudgetMs } from './retire.js';
 import { loadDump, saveDump } from './state-file.js';
 import { VERSION } from '../shared/version.js';
 
@@ -27,11 +29,18 @@ export interface DaemonOptions {
 
 export interface DaemonHandle {
   info(): DaemonInfo;
+  /** The apps and their processes (tests inspect them, and the consistency check runs on them). */
+  readonly registry: Registry;
   /** Stops every app gracefully, closes the socket, releases the lock. Idempotent. */
   stop(): Promise<void>;
   /** Settles once stop() has finished, whoever called it. */
   readonly stopped: Promise<void>;
 }
+
+/** Slack on top of the longest stop budget before a shutdown SIGKILLs what is left. */
+const SHUTDOWN_MARGIN_MS = 2000;
+/** How long processes left by a dead daemon get between SIGTERM and SIGKILL. */
+const LEFTOVER_GRACE_MS = 3000;
 
 const RUNTIME_URL = pathToFileURL(fileURLToPath(new URL('../runtime/preload.js', import.meta.url))).href;
 
@@ -50,7 +59,10 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   await rm(paths.socket, { force: true });
   const startedAt = Date.now();
   const bus = new EventBus();
-  const registry = new Registry({ logDir: paths.logDir, runtimeUrl: RUNTIME_URL, bus });
+  const desired: { store: DesiredStateStore | null } = { store: null };
+  const registry = new Registry({ logDir: paths.logDir, runtimeUrl: RUNTIME_URL, bus, changed: () => desired.store?.schedule() });
+  const store = new DesiredStateStore(paths.stateFile, () => snapshot(registry), log);
+  let notice: string | null = null;
   const info = (): DaemonInfo => ({
     pid: process.pid,
     version: VERSION,
@@ -65,12 +77,13 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       log('stopping every app');
+      registry.close();
       if (options.persistent) {
         await saveDump(paths.dumpFile, [...registry.apps.values()].map((app) => app.spec)).catch((error: Error) => log(`could not save: ${error.message}`));
       }
-      const apps = [...registry.apps.values()];
-      await Promise.all(apps.flatMap((app) => app.slots.map((slot) => slot.stop())));
-      for (const app of apps) registry.remove(app);
+      await stopAll(registry, log);
+      for (const app of [...registry.apps.values()]) registry.remove(app);
+      await store.clear();
       // Files first: once a client sees its connection close, the daemon must be gone for good.
       await rm(paths.socket, { force: true });
       await rm(paths.pidFile, { force: true });
@@ -80,8 +93,40 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
       resolveStopped();
     })());
 
+  // Before the socket opens: a command that started this daemon sees the restored apps.
+  const saved = await loadDesiredState(paths.stateFile);
+  if (saved && 'unreadable' in saved) {
+    notice = `the previous daemon stopped uncleanly, but ${paths.stateFile} could not be read (${saved.unreadable}); no apps were restored`;
+    log(notice);
+  } else if (saved) {
+    notice = await restore(registry, saved, paths.stateFile);
+    log(notice);
+  } else if (options.persistent && existsSync(paths.dumpFile)) {
+    // Done here rather than by a second command so nothing races the daemon's own start.
+    try {
+      const apps = await registry.create((await loadDump(paths.dumpFile)).map((spec) => ({ spec })));
+      for (const app of apps) void app.start().catch(() => undefined);
+      log(`resurrected ${apps.length} apps from ${paths.dumpFile}`);
+    } catch (error) {
+      log(`could not resurrect ${paths.dumpFile}: ${(error as Error).message}`);
+    }
+  }
+  desired.store = store;
+  store.schedule();
+
   const server = new ControlServer(
-    { registry, bus, dumpFile: paths.dumpFile, info, shutdown: () => setImmediate(() => void stop()) },
+    {
+      registry,
+      bus,
+      dumpFile: paths.dumpFile,
+      info,
+      takeNotice: () => {
+        const once = notice;
+        notice = null;
+        return once;
+      },
+      shutdown: () => setImmediate(() => void stop()),
+    },
     bus,
     log,
   );
@@ -94,16 +139,50 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   }
   await writeFile(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
   log(`daemon ${VERSION} (pid ${process.pid}) listening on ${paths.socket}`);
-  if (options.persistent && existsSync(paths.dumpFile)) {
-    // Done here rather than by a second command so nothing races the daemon's own start.
+  return { info, stop, stopped, registry };
+}
+
+/**
+ * Stops every app gracefully, within the longest stop budget of any of them plus a margin;
+ * whatever is still running then is SIGKILLed, so a stop that fails or hangs can never keep
+ * the daemon from exiting.
+ */
+async function stopAll(registry: Registry, log: (line: string) => void): Promise<void> {
+  const apps = [...registry.apps.values()];
+  const budgetMs = Math.max(0, ...apps.map((app) => stopBudgetMs(app.spec))) + SHUTDOWN_MARGIN_MS;
+  let timer: NodeJS.Timeout | null = null;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), budgetMs)));
+  // A stop supersedes whatever runs or waits; an app being deleted finishes its own stop.
+  const all = Promise.allSettled(apps.map((app) => app.stop().catch(() => undefined).then(() => app.ops.drained())));
+  const outcome = await Promise.race([all, late]);
+  if (timer) clearTimeout(timer);
+  if (outcome !== 'late') return;
+  const left = [...registry.processes].filter((p) => !p.exit);
+  log(`stopping took longer than ${budgetMs} ms; SIGKILL to ${left.length} processes: ${left.map((p) => p.pid).join(' ')}`);
+  for (const process of left) process.signal('SIGKILL');
+  await Promise.race([Promise.allSettled(left.map((p) => p.exited)), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_MARGIN_MS))]);
+}
+
+/** Brings back the apps of a daemon that died; returns the line that says so. */
+async function restore(registry: Registry, saved: DesiredState, file: string): Promise<string> {
+  const leftovers = await stopLeftovers(saved, LEFTOVER_GRACE_MS);
+  registry.nextId = saved.nextId;
+  let restored = 0;
+  const failures: string[] = [];
+  for (const { spec, slots } of saved.apps) {
     try {
-      const specs = await loadDump(paths.dumpFile);
-      await registry.checkNew(specs);
-      for (const spec of specs) for (const slot of registry.add(spec).slots) slot.start();
-      log(`resurrected ${specs.length} apps from ${paths.dumpFile}`);
+      const [app] = await registry.create([{ spec, slots }]);
+      if (!app) continue;
+      restored += 1;
+      const wanted = new Set(slots.filter((slot) => slot.wanted).map((slot) => slot.id));
+      void app.start(app.slots.filter((slot) => wanted.has(slot.id))).catch(() => undefined);
     } catch (error) {
-      log(`could not resurrect ${paths.dumpFile}: ${(error as Error).message}`);
+      failures.push(`${spec.name} (${(error as Error).message})`);
     }
   }
-  return { info, stop, stopped };
+  return (
+    `the previous daemon (pid ${saved.pid}) stopped without a clean shutdown; restored ${restored} apps from ${file} (saved ${saved.savedAt})` +
+    (leftovers > 0 ? `, after stopping ${leftovers} processes it left running` : '') +
+    (failures.length > 0 ? `; could not restore ${failures.join(', ')}` : '')
+  );
 }

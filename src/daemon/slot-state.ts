@@ -48,8 +48,3 @@ export function transition(current: SlotState, next: SlotState): SlotState {
 export function pidOf(state: SlotState): number | null {
   return 'pid' in state ? state.pid : null;
 }
-
-/** A slot "in transition" refuses conflicting commands instead of interleaving them. */
-export function isBusy(state: SlotState): boolean {
-  return state.status === 'stopping';
-}

@@ -1,45 +1,63 @@
 /**
- * A process slot: a stable id and instance number, the process currently filling it, and its
- * lifecycle (launch, readiness, crash handling through the restart policy, graceful stop,
- * rolling replacement). State changes go through `#set`, which asks slot-state.ts.
+ * A process slot: a stable id and instance number, and the processes filling it:
+ *
+ * - `current`: the one that counts (its status is the slot's status);
+ * - `candidate`: during a reload, the replacement that is starting but not yet in rotation;
+ * - `retiring`: processes taken out of service that are still draining or stopping.
+ *
+ * Every process the slot starts is in one of those three places until it has exited, so a
+ * stop always finds everything, and nothing is orphaned whatever interleaves. The slot reacts
+ * to process events (ready, exit, an uncaught exception) by itself; operations from the app
+ * (start, stop, restart, replace) come one at a time through the app's operation queue, and
+ * while one works on the slot (hold) a crash restart that falls due waits for it to finish.
  */
 import type { AppSpec } from '../shared/app-spec.js';
 import { SupervisorError } from '../shared/errors.js';
 import type { ExitRecord, ProcessEvent } from '../shared/protocol.js';
 import type { WorkerToDaemon } from '../shared/worker-messages.js';
 import type { ClusterTraffic } from './app.js';
+import type { Clock, Timer } from './clock.js';
 import { WorkerMember } from './cluster/worker-member.js';
-import type { AppLogs } from './logs.js';
+import type { ManagedProcess, SpawnProcess, WorkerExit } from './managed-process.js';
+import { untilAborted } from './operations.js';
+import { Readiness, type ReadinessRule } from './readiness.js';
 import { DEFAULT_CRASH_WINDOW_MS, describeExit, RestartPolicy, type RestartDecision } from './restart-policy.js';
-import { isBusy, transition, type SlotState } from './slot-state.js';
-import { WorkerProcess, type WorkerExit } from './worker-process.js';
-
-/** Longest a draining process may take to finish its connections before it is told to stop. */
-export const DRAIN_LIMIT_MS = 30_000;
+import { retire } from './retire.js';
+import { transition, type SlotState } from './slot-state.js';
 
 /** What a slot needs from its app. */
 export interface SlotHost {
   readonly spec: AppSpec;
-  readonly logs: AppLogs;
-  readonly runtimeUrl: string;
+  readonly clock: Clock;
+  readonly spawn: SpawnProcess;
+  /** A note from the daemon for the app's error log. */
+  note(slotId: number, text: string): void;
   /** Cluster traffic from a worker (Node's cluster protocol, reported closes). */
   onClusterMessage(slot: Slot, member: WorkerMember, message: ClusterTraffic): void;
   /** A worker entered or left rotation: queued connections may now have somewhere to go. */
   rotationChanged(): void;
+  /** A process event for subscribers. */
   emit(event: Omit<ProcessEvent, 'app'>): void;
+  /** The slot's status changed (waiters re-check, the desired state is saved). */
+  slotChanged(slot: Slot): void;
 }
 
-type Readiness = 'ready' | 'timeout' | 'exit';
+interface Running {
+  process: ManagedProcess;
+  member: WorkerMember | null;
+  readiness: Readiness | null;
+}
 
 export class Slot {
-  #state: SlotState = { status: 'stopped', since: Date.now() };
-  #worker: WorkerProcess | null = null;
-  #member: WorkerMember | null = null;
-  /** Processes replaced or crashed that are still finishing their connections. */
-  readonly #retiring = new Map<WorkerProcess, Promise<WorkerExit>>();
-  #timer: NodeJS.Timeout | null = null;
+  #state: SlotState;
+  #current: Running | null = null;
+  #candidate: Running | null = null;
+  readonly #retiring = new Map<ManagedProcess, Promise<WorkerExit>>();
+  #restartTimer: Timer | null = null;
+  /** Operations working on the slot now; a due crash restart waits until there are none. */
+  #holds = 0;
+  #restartDue = false;
   #stopping: Promise<void> | null = null;
-  #reloading = false;
   restarts = 0;
   lastExit: ExitRecord | null = null;
   readonly policy: RestartPolicy;
@@ -49,20 +67,21 @@ export class Slot {
     readonly instance: number,
     private readonly host: SlotHost,
   ) {
-    const s = host.spec;
-    this.policy = new RestartPolicy({ ...s, crashWindowMs: DEFAULT_CRASH_WINDOW_MS });
+    this.#state = { status: 'stopped', since: host.clock.now() };
+    this.policy = new RestartPolicy({ ...host.spec, crashWindowMs: DEFAULT_CRASH_WINDOW_MS });
   }
 
   get state(): SlotState {
     return this.#state;
   }
 
-  get worker(): WorkerProcess | null {
-    return this.#worker;
+  /** The current process, if any. */
+  get worker(): ManagedProcess | null {
+    return this.#current?.process ?? null;
   }
 
   get member(): WorkerMember | null {
-    return this.#member;
+    return this.#current?.member ?? null;
   }
 
   get erroredReason(): string | null {
@@ -75,20 +94,51 @@ export class Slot {
     return null;
   }
 
-  /** Every live process of the slot: the current one and any still draining. */
-  *processes(): Iterable<WorkerProcess> {
-    if (this.#worker) yield this.#worker;
+  /** Whether a command wants this slot running (a crash or a scheduled restart does not change that). */
+  get wanted(): boolean {
+    const status = this.#state.status;
+    return status !== 'stopped' && status !== 'stopping';
+  }
+
+  /** Every live process of the slot: current, candidate and retiring. */
+  *processes(): Iterable<ManagedProcess> {
+    if (this.#current) yield this.#current.process;
+    if (this.#candidate) yield this.#candidate.process;
     yield* this.#retiring.keys();
   }
 
-  /** Starts the slot if it is not running. A person asked, so past crashes are forgiven. */
+  /** The member of one of the slot's processes (cluster mode). */
+  memberOf(process: ManagedProcess): WorkerMember | null {
+    for (const running of [this.#current, this.#candidate]) if (running?.process === process) return running.member;
+    return null;
+  }
+
+  /**
+   * Runs `work` with a due crash restart held back, so that an operation sees the slot change
+   * only through its own steps (and process events, which it must expect at every await).
+   */
+  async hold<T>(work: () => Promise<T>): Promise<T> {
+    this.#holds += 1;
+    try {
+      return await work();
+    } finally {
+      this.#holds -= 1;
+      if (this.#holds === 0 && this.#restartDue) {
+        this.#restartDue = false;
+        this.#restartNow();
+      }
+    }
+  }
+
+  /** Starts the slot if nothing runs in it. A person asked, so past crashes are forgiven. */
   start(): void {
-    if (this.#worker || isBusy(this.#state)) return;
-    this.#clearTimer();
+    if (this.#current || this.#stopping) return;
+    this.#clearRestart();
     this.policy.reset();
     this.#launch();
   }
 
+  /** Stops every process of the slot gracefully; concurrent calls share one stop. */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop().finally(() => {
       this.#stopping = null;
@@ -103,200 +153,182 @@ export class Slot {
   }
 
   /**
-   * Replaces the process without a gap: start a new one, wait until it is ready, put it in
-   * rotation, take the old one out, drain it, stop it. If the new one is not ready within
-   * listen_timeout, it is stopped and the old one keeps serving.
+   * Replaces the current process without a gap (cluster mode, online): start a candidate, wait
+   * until it is as ready as its predecessor, put it in rotation, take the old one out and start
+   * draining it. Resolves once the swap is done, with the old process's retirement, which the
+   * caller may await together with others (drains run concurrently); it is wrapped, because an
+   * async function would otherwise wait for it. Anything else gets a
+   * restart. If the candidate exits or is not ready within listen_timeout, or `signal` aborts,
+   * the candidate is stopped, the old process keeps serving, and this throws.
    */
-  async reload(): Promise<void> {
+  async replace(signal?: AbortSignal): Promise<{ retired: Promise<unknown> }> {
     const spec = this.host.spec;
-    const old = this.#worker;
-    if (spec.mode !== 'cluster' || !old || this.#state.status !== 'online' || this.#reloading) {
-      if (this.#reloading) throw new SupervisorError('CONFLICT', `process ${this.id} is already reloading`);
-      return this.restart();
+    const old = this.#current;
+    if (spec.mode !== 'cluster' || !old || this.#state.status !== 'online') {
+      await this.restart();
+      return { retired: Promise.resolve() };
     }
-    this.#reloading = true;
-    try {
-      const oldMember = this.#member;
-      const next = this.#spawn();
-      const outcome = await this.#readiness(next.worker, spec.listenTimeoutMs);
-      if (outcome !== 'ready' || this.#worker !== old) {
-        await next.worker.terminate();
-        next.member?.detach();
-        const why = outcome === 'exit' ? `exited (${describeExit(next.worker.exit?.code ?? null, next.worker.exit?.signal ?? null)})` : `was not ready within ${spec.listenTimeoutMs} ms`;
-        throw new SupervisorError('FAILED', `reload of ${spec.name} aborted: the new process ${this.id} ${why}; the old one keeps serving`);
-      }
-      this.#worker = next.worker;
-      this.#member = next.member;
-      this.restarts += 1;
-      this.#enterOnline(next.worker, Date.now());
-      if (oldMember) oldMember.inRotation = false;
-      await this.#retire(old, oldMember);
-    } finally {
-      this.#reloading = false;
+    const candidate = this.#spawn();
+    const keys = new Set(old.member?.sockets.keys() ?? []);
+    const rule: ReadinessRule = spec.waitReady
+      ? { kind: 'message', timeoutMs: spec.listenTimeoutMs }
+      : keys.size > 0
+        ? { kind: 'listening', keys, timeoutMs: spec.listenTimeoutMs }
+        : { kind: 'running', minUptimeMs: spec.minUptimeMs, timeoutMs: spec.listenTimeoutMs };
+    candidate.readiness = new Readiness(candidate.process, () => candidate.member?.sockets.keys() ?? [], rule, this.host.clock);
+    this.#candidate = candidate;
+    const outcome = await untilAborted(candidate.readiness.outcome, signal);
+    if (this.#candidate === candidate) this.#candidate = null;
+    if (outcome !== 'ready') {
+      candidate.readiness.cancel();
+      this.#retire(candidate, { serves: false });
+      if (outcome === 'aborted') throw signal?.reason;
+      const exit = candidate.process.exit;
+      const why = outcome === 'exit' ? `exited (${describeExit(exit?.code ?? null, exit?.signal ?? null)})` : `was not ready within ${spec.listenTimeoutMs} ms`;
+      throw new SupervisorError('FAILED', `reload of ${spec.name} aborted: the new process ${this.id} ${why}; the old one keeps serving`);
     }
+    // Ready. Whatever is current now (the old process, or one a crash restart put there
+    // meanwhile) makes way for it.
+    const previous = this.#current;
+    this.#clearRestart();
+    this.#restartDue = false;
+    this.#current = candidate;
+    this.restarts += 1;
+    // (Read afresh: process events may have changed the state while we waited.)
+    const status = (this.#state as SlotState).status;
+    if (status !== 'online' && status !== 'launching') {
+      // The process it replaces exited meanwhile: the slot was waiting for a restart, and this is it.
+      this.#set({ status: 'launching', since: this.host.clock.now(), pid: candidate.process.pid });
+    }
+    this.#enterOnline(candidate);
+    if (!previous) return { retired: Promise.resolve() };
+    if (previous.member) previous.member.inRotation = false;
+    return { retired: this.#retire(previous, { serves: true }) };
   }
 
   signal(signal: NodeJS.Signals): boolean {
-    return this.#worker?.signal(signal) ?? false;
+    return this.#current?.process.signal(signal) ?? false;
   }
 
   send(data: unknown): boolean {
-    return this.#worker?.sendMessage(data) ?? false;
+    return this.#current?.process.sendMessage(data) ?? false;
+  }
+
+  /** Called by the app once a worker's listen succeeded. */
+  noteListened(process: ManagedProcess): void {
+    for (const running of [this.#current, this.#candidate]) if (running?.process === process) running.readiness?.noteListened();
   }
 
   #launch(): void {
-    const { worker, member } = this.#spawn();
-    this.#worker = worker;
-    this.#member = member;
-    this.#set({ status: 'launching', since: Date.now(), pid: worker.pid });
-    this.host.emit({ id: this.id, status: 'launching', pid: worker.pid, detail: 'started' });
-    void this.#readiness(worker, this.host.spec.listenTimeoutMs).then((outcome) => {
-      if (outcome === 'exit' || this.#worker !== worker || this.#state.status !== 'launching') return;
-      if (outcome === 'timeout') this.host.logs.note(this.id, `no readiness within ${this.host.spec.listenTimeoutMs} ms; treating process ${this.id} as ready`);
-      this.#enterOnline(worker, worker.readyAt ?? Date.now());
+    const running = this.#spawn();
+    const spec = this.host.spec;
+    const rule: ReadinessRule = spec.waitReady
+      ? { kind: 'message', timeoutMs: spec.listenTimeoutMs }
+      : { kind: 'running', minUptimeMs: spec.minUptimeMs, timeoutMs: spec.listenTimeoutMs };
+    running.readiness = new Readiness(running.process, () => running.member?.sockets.keys() ?? [], rule, this.host.clock);
+    this.#current = running;
+    this.#set({ status: 'launching', since: this.host.clock.now(), pid: running.process.pid });
+    this.host.emit({ id: this.id, status: 'launching', pid: running.process.pid, detail: 'started' });
+    void running.readiness.outcome.then((outcome) => {
+      if (outcome === 'exit' || this.#current !== running || this.#state.status !== 'launching') return;
+      if (outcome === 'timeout') this.host.note(this.id, `no readiness within ${spec.listenTimeoutMs} ms; treating process ${this.id} as ready`);
+      this.#enterOnline(running);
     });
   }
 
   /** Starts a process for this slot and wires its events; does not make it current. */
-  #spawn(): { worker: WorkerProcess; member: WorkerMember | null } {
+  #spawn(): Running {
     const spec = this.host.spec;
-    const worker = new WorkerProcess({
-      spec,
-      identity: { slotId: this.id, instance: this.instance },
-      runtimeUrl: this.host.runtimeUrl,
-      logs: this.host.logs.sinkFor(this.id),
-    });
-    const member = spec.mode === 'cluster' ? new WorkerMember(this.id, worker) : null;
-    worker.on('runtime', (message) => this.#onRuntime(worker, member, message));
-    worker.on('cluster', (message) => member && this.host.onClusterMessage(this, member, message));
-    worker.on('exit', (exit) => this.#onExit(worker, member, exit));
-    return { worker, member };
+    const process = this.host.spawn({ slotId: this.id, instance: this.instance });
+    const member = spec.mode === 'cluster' ? new WorkerMember(this.id, process) : null;
+    const running: Running = { process, member, readiness: null };
+    process.on('runtime', (message) => this.#onRuntime(running, message));
+    process.on('cluster', (message) => member && this.host.onClusterMessage(this, member, message));
+    process.once('exit', (exit) => this.#onExit(running, exit));
+    return running;
   }
 
-  /**
-   * When the process is ready: 'ready' from the app (wait_ready), else its first listen in
-   * cluster mode, else having lived min_uptime. Bounded by listen_timeout where a signal is
-   * awaited.
-   */
-  #readiness(worker: WorkerProcess, timeoutMs: number): Promise<Readiness> {
-    const spec = this.host.spec;
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | null = null;
-      const finish = (outcome: Readiness, readyAt: number | null): void => {
-        if (timer) clearTimeout(timer);
-        worker.off('ready', onReady);
-        worker.off('listened', onListen);
-        worker.off('exit', onExit);
-        if (outcome === 'ready' && worker.readyAt === null) worker.readyAt = readyAt;
-        resolve(outcome);
-      };
-      const onReady = (): void => finish('ready', Date.now());
-      const onListen = (): void => finish('ready', Date.now());
-      const onExit = (): void => finish('exit', null);
-      worker.once('exit', onExit);
-      if (spec.waitReady) {
-        worker.once('ready', onReady);
-        timer = setTimeout(() => finish('timeout', null), timeoutMs);
-      } else if (spec.mode === 'cluster') {
-        worker.once('ready', onReady);
-        worker.once('listened', onListen);
-        timer = setTimeout(() => finish('timeout', null), timeoutMs);
-      } else {
-        worker.once('ready', onReady);
-        // Alive for min_uptime counts as ready from the start: its exit is then stable.
-        timer = setTimeout(() => finish('ready', worker.startedAt), spec.minUptimeMs);
-      }
-    });
-  }
-
-  #enterOnline(worker: WorkerProcess, readyAt: number): void {
-    worker.readyAt ??= readyAt;
-    this.#set({ status: 'online', since: Date.now(), pid: worker.pid, readyAt: worker.readyAt });
-    if (this.#member) {
-      this.#member.inRotation = true;
+  #enterOnline(running: Running): void {
+    const process = running.process;
+    process.readyAt ??= this.host.clock.now();
+    this.#set({ status: 'online', since: this.host.clock.now(), pid: process.pid, readyAt: process.readyAt });
+    if (running.member) {
+      running.member.inRotation = true;
       this.host.rotationChanged();
     }
-    this.host.emit({ id: this.id, status: 'online', pid: worker.pid, detail: 'ready' });
+    this.host.emit({ id: this.id, status: 'online', pid: process.pid, detail: 'ready' });
   }
 
-  #onRuntime(worker: WorkerProcess, member: WorkerMember | null, message: WorkerToDaemon): void {
+  #onRuntime(running: Running, message: WorkerToDaemon): void {
     switch (message.t) {
       case 'fatal':
-        if (worker === this.#worker) this.#onFatal(worker, member, message.message);
-        return;
-      case 'drained':
-        worker.emit('drained');
-        return;
-      case 'stats':
-        worker.emit('stats', message.seq, message.open);
+        if (running === this.#current) this.#onFatal(running, message.message);
         return;
       case 'closed':
-        if (member) this.host.onClusterMessage(this, member, message);
+        if (running.member) this.host.onClusterMessage(this, running.member, message);
+        return;
+      default:
+        // drain acknowledgements and stats answers are awaited where they were asked for
         return;
     }
-  }
-
-  /** Called by the app once a worker's listen succeeded: in cluster mode that is readiness. */
-  noteListened(worker: WorkerProcess): void {
-    worker.emit('listened');
   }
 
   /** The worker caught an uncaught exception and is draining: replace it now. */
-  #onFatal(worker: WorkerProcess, member: WorkerMember | null, message: string): void {
+  #onFatal(running: Running, message: string): void {
     // Being stopped anyway: the stop already drains it and nothing should replace it.
     if (this.#state.status === 'stopping') return;
-    this.host.logs.note(this.id, `process ${this.id} (pid ${worker.pid}) had an uncaught exception; starting its replacement while it finishes its connections: ${message}`);
-    if (member) member.inRotation = false;
-    this.#worker = null;
-    this.#member = null;
-    void this.#retire(worker, member, { alreadyDraining: true });
-    const exit: WorkerExit = { code: 1, signal: null, at: Date.now() };
-    this.#recordExit(worker, exit);
-    this.#apply(this.policy.decide({ at: exit.at, readyAt: worker.readyAt, code: 1, signal: null }), exit);
+    const process = running.process;
+    this.host.note(this.id, `process ${this.id} (pid ${process.pid}) had an uncaught exception; starting its replacement while it finishes its connections: ${message}`);
+    if (running.member) running.member.inRotation = false;
+    this.#current = null;
+    void this.#retire(running, { serves: true, alreadyDraining: true });
+    const exit: WorkerExit = { code: 1, signal: null, at: this.host.clock.now() };
+    this.#recordExit(process, exit);
+    this.#apply(this.policy.decide({ at: exit.at, readyAt: process.readyAt, code: 1, signal: null }), exit);
   }
 
-  #onExit(worker: WorkerProcess, member: WorkerMember | null, exit: WorkerExit): void {
-    member?.detach();
-    if (worker !== this.#worker) return; // a retired or abandoned process
-    this.#worker = null;
-    this.#member = null;
-    this.#recordExit(worker, exit);
+  #onExit(running: Running, exit: WorkerExit): void {
+    running.member?.detach();
+    if (this.#candidate === running) this.#candidate = null;
+    if (running !== this.#current) return; // retired or abandoned: its retirement settles by itself
+    this.#current = null;
+    this.#recordExit(running.process, exit);
     if (this.#state.status === 'stopping') return; // stop() finishes the job
-    this.#apply(this.policy.decide({ at: exit.at, readyAt: worker.readyAt, code: exit.code, signal: exit.signal }), exit);
+    this.#apply(this.policy.decide({ at: exit.at, readyAt: running.process.readyAt, code: exit.code, signal: exit.signal }), exit);
   }
 
-  #recordExit(worker: WorkerProcess, exit: WorkerExit): void {
+  #recordExit(process: ManagedProcess, exit: WorkerExit): void {
     this.lastExit = {
       code: exit.code,
       signal: exit.signal,
       at: exit.at,
-      unstable: this.policy.isUnstable({ at: exit.at, readyAt: worker.readyAt, code: exit.code, signal: exit.signal }),
-      stderrTail: worker.stderrLines(),
+      unstable: this.policy.isUnstable({ at: exit.at, readyAt: process.readyAt, code: exit.code, signal: exit.signal }),
+      stderrTail: process.stderrLines(),
     };
   }
 
   #apply(decision: RestartDecision, exit: WorkerExit): void {
     const how = describeExit(exit.code, exit.signal);
-    const now = Date.now();
+    const now = this.host.clock.now();
     switch (decision.kind) {
       case 'restart': {
-        this.host.logs.note(this.id, `process ${this.id} ${how}; restarting in ${decision.delayMs} ms`);
+        this.host.note(this.id, `process ${this.id} ${how}; restarting in ${decision.delayMs} ms`);
         this.#set({ status: 'waiting-restart', since: now, restartAt: now + decision.delayMs });
         this.host.emit({ id: this.id, status: 'waiting-restart', pid: null, detail: how });
-        this.#schedule(decision.delayMs);
+        this.#scheduleRestart(decision.delayMs);
         return;
       }
       case 'crash-loop': {
         const retryAt = decision.retryInMs === null ? null : now + decision.retryInMs;
         const reason = decision.reason;
-        this.host.logs.note(this.id, `process ${this.id} errored: ${reason}${retryAt ? `; retrying every ${decision.retryInMs} ms` : ''}`);
+        this.host.note(this.id, `process ${this.id} errored: ${reason}${retryAt ? `; retrying every ${decision.retryInMs} ms` : ''}`);
         this.#set({ status: 'errored', since: now, reason, retryAt });
         this.host.emit({ id: this.id, status: 'errored', pid: null, detail: reason });
-        if (decision.retryInMs !== null) this.#schedule(decision.retryInMs);
+        if (decision.retryInMs !== null) this.#scheduleRestart(decision.retryInMs);
         return;
       }
       case 'give-up': {
-        this.host.logs.note(this.id, `process ${this.id} ${decision.reason}; not restarting`);
+        this.host.note(this.id, `process ${this.id} ${decision.reason}; not restarting`);
         this.#set({ status: 'stopped', since: now });
         this.host.emit({ id: this.id, status: 'stopped', pid: null, detail: decision.reason });
         return;
@@ -304,68 +336,75 @@ export class Slot {
     }
   }
 
-  #schedule(delayMs: number): void {
-    this.#clearTimer();
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.restarts += 1;
-      this.#launch();
+  #scheduleRestart(delayMs: number): void {
+    this.#clearRestart();
+    this.#restartTimer = this.host.clock.setTimeout(() => {
+      this.#restartTimer = null;
+      if (this.#holds > 0) this.#restartDue = true;
+      else this.#restartNow();
     }, delayMs);
   }
 
-  #clearTimer(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+  /** A crash restart that fell due: only if the slot is still waiting for one. */
+  #restartNow(): void {
+    const status = this.#state.status;
+    if (this.#current || (status !== 'waiting-restart' && status !== 'errored')) return;
+    this.restarts += 1;
+    this.#launch();
+  }
+
+  #clearRestart(): void {
+    if (this.#restartTimer) this.host.clock.clearTimeout(this.#restartTimer);
+    this.#restartTimer = null;
   }
 
   async #stop(): Promise<void> {
-    this.#clearTimer();
-    const worker = this.#worker;
-    const member = this.#member;
-    const retiring = [...this.#retiring.values()];
-    if (worker) {
-      this.#set({ status: 'stopping', since: Date.now(), pid: worker.pid });
-      this.host.emit({ id: this.id, status: 'stopping', pid: worker.pid, detail: 'stop requested' });
-      if (member) member.inRotation = false;
-      await this.#retire(worker, member);
-      if (this.#worker === worker) {
-        this.#worker = null;
-        this.#member = null;
-      }
+    this.#clearRestart();
+    this.#restartDue = false;
+    const candidate = this.#candidate;
+    if (candidate) {
+      this.#candidate = null;
+      candidate.readiness?.cancel();
+      void this.#retire(candidate, { serves: false });
     }
-    await Promise.all(retiring);
+    const current = this.#current;
+    if (current) {
+      this.#set({ status: 'stopping', since: this.host.clock.now(), pid: current.process.pid });
+      this.host.emit({ id: this.id, status: 'stopping', pid: current.process.pid, detail: 'stop requested' });
+      if (current.member) current.member.inRotation = false;
+      current.readiness?.cancel();
+      void this.#retire(current, { serves: true });
+    }
+    await Promise.allSettled([...this.#retiring.values()]);
+    if (this.#current === current) this.#current = null;
     if (this.#state.status !== 'stopped') {
-      this.#set({ status: 'stopped', since: Date.now() });
+      this.#set({ status: 'stopped', since: this.host.clock.now() });
       this.host.emit({ id: this.id, status: 'stopped', pid: null, detail: 'stopped' });
     }
   }
 
-  /** Drains a process out of rotation (cluster mode), then stops it. */
-  #retire(worker: WorkerProcess, member: WorkerMember | null, opts: { alreadyDraining?: boolean } = {}): Promise<WorkerExit> {
-    const existing = this.#retiring.get(worker);
+  /** Takes a process out of service: it stays in `retiring` until it has exited. */
+  #retire(running: Running, options: { serves: boolean; alreadyDraining?: boolean }): Promise<WorkerExit> {
+    const process = running.process;
+    const existing = this.#retiring.get(process);
     if (existing) return existing;
-    const done = (async (): Promise<WorkerExit> => {
-      if (member && member.sockets.size > 0 && !worker.exit) {
-        const drained = new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, DRAIN_LIMIT_MS);
-          const finish = (): void => {
-            clearTimeout(timer);
-            resolve();
-          };
-          worker.once('drained', finish);
-          worker.once('exit', finish);
-        });
-        if (!opts.alreadyDraining) worker.sendRuntime({ t: 'drain', idleMs: this.host.spec.drainIdleMs });
-        await drained;
-      }
-      return worker.terminate();
-    })();
-    this.#retiring.set(worker, done);
-    void done.finally(() => this.#retiring.delete(worker));
+    const spec = this.host.spec;
+    const done = retire(process, spec, this.host.clock, {
+      serves: options.serves && (running.member?.sockets.size ?? 0) > 0,
+      alreadyDraining: options.alreadyDraining ?? false,
+      shutdownMessage: spec.shutdownWithMessage,
+      note: (text) => this.host.note(this.id, text),
+    });
+    this.#retiring.set(process, done);
+    void done.finally(() => {
+      this.#retiring.delete(process);
+      this.host.slotChanged(this);
+    });
     return done;
   }
 
   #set(next: SlotState): void {
     this.#state = transition(this.#state, next);
+    this.host.slotChanged(this);
   }
 }

@@ -3,11 +3,12 @@
  * so that a crash mid-write never leaves half a file. Only specs are saved: pids, restart
  * counts and other runtime facts mean nothing after a reboot.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { AppSpec } from '../shared/app-spec.js';
 import { validateAppSpec } from '../shared/app-spec-validate.js';
 import { SupervisorError } from '../shared/errors.js';
 import { isRecord } from '../shared/validate.js';
+import { writeFileAtomically } from './atomic-file.js';
 
 export const DUMP_VERSION = 1;
 
@@ -19,9 +20,7 @@ interface DumpFile {
 
 export async function saveDump(file: string, apps: readonly AppSpec[]): Promise<void> {
   const dump: DumpFile = { version: DUMP_VERSION, savedAt: new Date().toISOString(), apps: [...apps] };
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(dump, null, 2)}\n`, { mode: 0o600 });
-  await rename(temporary, file);
+  await writeFileAtomically(file, `${JSON.stringify(dump, null, 2)}\n`);
 }
 
 export async function loadDump(file: string): Promise<AppSpec[]> {

@@ -7,45 +7,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { AppSpec } from '../shared/app-spec.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
-import { isWorkerMessage, type DaemonToWorker, type WorkerToDaemon, WORKER_CMD } from '../shared/worker-messages.js';
-import { CLUSTER_CMD, connectionAck, isClusterMessage, parseFromWorker, type FromWorker } from './cluster/cluster-messages.js';
-import { signalGroup } from './signals.js';
+import { isWorkerMessage, type WorkerToDaemon, WORKER_CMD } from '../shared/worker-messages.js';
+import { CLUSTER_CMD, connectionAck, isClusterMessage, parseFromWorker } from './cluster/cluster-messages.js';
 import type { LogSink } from './logs.js';
+import type { ManagedProcess, ProcessEvents, ProcessIdentity, RuntimeMessage, WorkerExit } from './managed-process.js';
+import { signalGroup } from './signals.js';
 
 const STDERR_TAIL_BYTES = 4096;
+/** After SIGKILL, how long to wait for the exit before leaving a process stuck in the kernel. */
+const SIGKILL_GRACE_MS = 5000;
 
-export interface ProcessIdentity {
-  slotId: number;
-  instance: number;
-}
-
-export interface WorkerExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  at: number;
-}
-
-interface WorkerEvents {
-  /** process.send('ready') from the app. */
-  ready: [];
-  /** Any other app message (not 'ready', not ours). */
-  message: [data: unknown];
-  /** A runtime message (no handle travels with these). */
-  runtime: [message: WorkerToDaemon, handle: unknown];
-  /** A request or notice of Node's cluster protocol (cluster mode). */
-  cluster: [message: FromWorker];
-  /** The worker's answer to the `newconn` numbered `seq`. */
-  connectionAck: [seq: number, accepted: boolean];
-  /** The IPC channel closed (the worker disconnected, or exited). */
-  disconnect: [];
-  /** Its first listen through the daemon succeeded (cluster mode). */
-  listened: [];
-  /** Every connection it was handed has closed since it was told to drain. */
-  drained: [];
-  /** Its answer to a stats request. */
-  stats: [seq: number, open: number];
-  exit: [exit: WorkerExit];
-}
+export type { ProcessIdentity, WorkerExit };
 
 export interface SpawnOptions {
   spec: AppSpec;
@@ -57,7 +29,7 @@ export interface SpawnOptions {
 /** NODE_UNIQUE_ID of the next cluster worker: cluster.worker.id, unique for the daemon's life, as under node:cluster. */
 let nextClusterId = 1;
 
-export class WorkerProcess extends EventEmitter<WorkerEvents> {
+export class WorkerProcess extends EventEmitter<ProcessEvents> implements ManagedProcess {
   readonly pid: number | null;
   /** cluster.worker.id in the process (cluster mode), else null. */
   readonly clusterId: number | null;
@@ -66,6 +38,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   readonly startedAt = Date.now();
   readyAt: number | null = null;
   exit: WorkerExit | null = null;
+  abandoned = false;
   readonly #child: ChildProcess;
   #stderrTail = '';
   #exited: Promise<WorkerExit>;
@@ -144,6 +117,10 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     return this.#child.connected;
   }
 
+  get label(): string {
+    return `${this.options.spec.name}/${this.options.identity.slotId}`;
+  }
+
   get exited(): Promise<WorkerExit> {
     return this.#exited;
   }
@@ -154,7 +131,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   /** Sends a runtime message. False when the channel is gone. */
-  sendRuntime(message: DistributiveOmit<DaemonToWorker, 'cmd'>): boolean {
+  sendRuntime(message: RuntimeMessage): boolean {
     return this.#send({ cmd: WORKER_CMD, ...message });
   }
 
@@ -213,28 +190,32 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     return signalGroup(this.pid, signal);
   }
 
-  /**
-   * Asks the process to stop (its kill signal, or 'shutdown' over IPC), then SIGKILLs the
-   * group after killTimeoutMs. Resolves when it has exited.
-   */
-  async terminate(): Promise<WorkerExit> {
+  async terminate(options: { messageSent?: boolean } = {}): Promise<WorkerExit> {
     if (this.exit) return this.exit;
     const { spec } = this.options;
-    if (spec.shutdownWithMessage && this.sendMessage('shutdown')) {
+    if (options.messageSent) {
+      // The app was asked to shut down when its drain began: give it the kill timeout, no signal.
+    } else if (spec.shutdownWithMessage && this.sendMessage('shutdown')) {
       // The message asks; nothing else.
     } else {
       this.signal(spec.killSignal);
     }
-    const timer = setTimeout(() => this.signal('SIGKILL'), spec.killTimeoutMs);
+    let stuck: NodeJS.Timeout | null = null;
+    const kill = setTimeout(() => this.signal('SIGKILL'), spec.killTimeoutMs);
+    const abandoned = new Promise<WorkerExit>((resolve) => {
+      stuck = setTimeout(() => {
+        this.abandoned = true;
+        resolve({ code: null, signal: 'SIGKILL', at: Date.now() });
+      }, spec.killTimeoutMs + SIGKILL_GRACE_MS);
+    });
     try {
-      return await this.#exited;
+      return await Promise.race([this.#exited, abandoned]);
     } finally {
-      clearTimeout(timer);
+      clearTimeout(kill);
+      if (stuck) clearTimeout(stuck);
     }
   }
 }
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The one piece of ChildProcess's IPC internals that pipelining touches. */
 interface ChannelInternals {
@@ -255,7 +236,7 @@ interface ChannelInternals {
  * queue before each acknowledgement is processed, where Node asserts that it exists.
  *
  * This relies on one ChildProcess internal, `_handleQueue` (null when nothing is in flight),
- * checked here against Node 20's lib/internal/child_process.js. When it does not look as
+ * the same in Node 20, 22 and 24's lib/internal/child_process.js. When it does not look as
  * expected right after spawn, or SUPERVISOR_HANDOFF_WINDOW=1, hand-offs go one at a time, as
  * plain Node does.
  */

@@ -34,8 +34,14 @@ function install(): void {
   }
 
   onDaemon('drain', (message) => {
+    // Acknowledged at once: a worker that cannot answer this is hung, and is stopped without
+    // being given the whole drain timeout.
+    toDaemon({ t: 'draining' });
     stopAccepting();
     drain(message.idleMs, () => toDaemon({ t: 'drained' }));
+    // Tell the app, so it can end what has no response boundary (long-polls, WebSockets).
+    (process as NodeJS.EventEmitter).emit('supervisor:drain', { timeoutMs: message.timeoutMs });
+    if (message.shutdownMessage) process.emit('message', 'shutdown', undefined);
   });
   onDaemon('stats', (message) => toDaemon({ t: 'stats', seq: message.seq, open: openCount(), accepted: acceptedItself() }));
   onDaemon('report-closes', () => startReportingCloses());

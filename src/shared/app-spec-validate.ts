@@ -63,5 +63,6 @@ export function validateAppSpec(value: unknown, field = 'app'): AppSpec {
     queueSize: integer(v['queueSize'], f('queueSize'), 0, 1_000_000),
     queueTimeoutMs: integer(v['queueTimeoutMs'], f('queueTimeoutMs'), 0, DAY_MS),
     drainIdleMs: integer(v['drainIdleMs'], f('drainIdleMs'), 0, DAY_MS),
+    drainTimeoutMs: integer(v['drainTimeoutMs'], f('drainTimeoutMs'), 0, DAY_MS),
   };
 }

@@ -54,6 +54,8 @@ export interface AppSpec {
   queueTimeoutMs: number;
   /** How long draining keeps idle keep-alive connections open waiting for a last request. */
   drainIdleMs: number;
+  /** How long a draining process may take to finish its connections before it is told to stop. */
+  drainTimeoutMs: number;
 }
 
 /** The defaults, with the reason for each where it is not pm2's. */
@@ -82,4 +84,5 @@ export const APP_DEFAULTS = {
   queueSize: 1024,
   queueTimeoutMs: 10_000,
   drainIdleMs: 2000,
+  drainTimeoutMs: 30_000,
 };

@@ -8,6 +8,8 @@ export interface HomePaths {
   pidFile: string;
   daemonLog: string;
   dumpFile: string;
+  /** The daemon's desired state, rewritten on every change; present only while it runs (or after it died). */
+  stateFile: string;
   logDir: string;
 }
 
@@ -23,6 +25,7 @@ export function homePaths(home: string = resolveHome()): HomePaths {
     pidFile: join(home, 'daemon.pid'),
     daemonLog: join(home, 'daemon.log'),
     dumpFile: join(home, 'dump.json'),
+    stateFile: join(home, 'state.json'),
     logDir: join(home, 'logs'),
   };
 }

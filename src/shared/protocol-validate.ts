@@ -44,6 +44,7 @@ const PARAM_CHECKERS: { [M in Method]: ParamChecker<M> } = {
     events: boolean(p['events'], 'params.events'),
   }),
   kill: none,
+  check: none,
 };
 
 export function isMethod(value: unknown): value is Method {

@@ -85,6 +85,11 @@ export interface DaemonInfo {
   protocol: number;
   uptimeMs: number;
   home: string;
+  /**
+   * Something the next command should tell its user once, e.g. that the daemon restored its
+   * apps after an unclean exit. Sent in the reply to the first `hello` after it arose.
+   */
+  notice?: string;
 }
 
 type NoParams = Record<string, never>;
@@ -108,6 +113,8 @@ export interface Methods {
   resurrect: { params: NoParams; result: ProcessInfo[] };
   subscribe: { params: { logs: boolean; events: boolean; target: Target }; result: { subscribed: true } };
   kill: { params: NoParams; result: { stopped: number } };
+  /** The daemon's internal consistency check (every process accounted for, states coherent). */
+  check: { params: NoParams; result: { problems: string[] } };
 }
 export type Method = keyof Methods;
 export type Params<M extends Method> = Methods[M]['params'];

@@ -16,6 +16,8 @@ export type WorkerToDaemon =
   | { cmd: typeof WORKER_CMD; t: 'closed'; count: number }
   /** An uncaught exception: the worker drains and exits, start its replacement now. */
   | { cmd: typeof WORKER_CMD; t: 'fatal'; message: string }
+  /** The worker received `drain` (sent at once, so a worker that never answers counts as hung). */
+  | { cmd: typeof WORKER_CMD; t: 'draining' }
   /** Every connection of its daemon-routed servers has closed since it was told to drain. */
   | { cmd: typeof WORKER_CMD; t: 'drained' }
   /**
@@ -28,8 +30,12 @@ export type WorkerToDaemon =
 export type DaemonToWorker =
   /** Report closed connections from now on (least-connections needs them; the others do not pay for them). */
   | { cmd: typeof WORKER_CMD; t: 'report-closes' }
-  /** Take no more connections, finish what is in flight, close keep-alive at a response boundary. */
-  | { cmd: typeof WORKER_CMD; t: 'drain'; idleMs: number }
+  /**
+   * Take no more connections, finish what is in flight, close keep-alive at a response boundary.
+   * The app hears of it ('supervisor:drain' on process, and pm2's 'shutdown' message when
+   * `shutdownMessage`), so it can end long-polls and WebSockets itself.
+   */
+  | { cmd: typeof WORKER_CMD; t: 'drain'; idleMs: number; timeoutMs: number; shutdownMessage: boolean }
   /** How many connections are open now; asked only when someone looks (list, describe). */
   | { cmd: typeof WORKER_CMD; t: 'stats'; seq: number };
 

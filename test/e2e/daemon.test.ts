@@ -406,10 +406,17 @@ describe('daemon', () => {
     expect(fresh).not.toBe(old);
     expect(await home.daemonPid()).toBe(fresh);
     expect((await stat(join(home.dir, 'daemon.sock'))).isSocket()).toBe(true);
-    // The new daemon works: the name is free again, and it runs.
-    expectOk(await home.cli(['start', fixture('idle-app.cjs'), '--name', 'idle']));
-    await byStatus(home, 'idle', 'online', 1);
+    // A crash is a restart, not a loss: the new daemon restored the app (same process id),
+    // and the first command after the crash said so, once.
+    expect(pinged.stderr).toMatch(/^supervisor: the previous daemon \(pid \d+\) stopped without a clean shutdown; restored 1 apps from .*state\.json/);
+    const [restored] = await byStatus(home, 'idle', 'online', 1);
+    expect(restored?.id).toBe(worker?.id);
+    expect((await home.cli(['ping'])).stderr).toBe('');
+    // The new daemon works: it starts more apps.
+    expectOk(await home.cli(['start', fixture('idle-app.cjs'), '--name', 'idle2']));
+    await byStatus(home, 'idle2', 'online', 1);
     expect(daemonsOf(home.dir)).toEqual([fresh]);
+    expect((await home.cli(['check'])).stdout).toBe('ok\n');
   });
 
   it('starts a daemon when daemon.sock is a plain file and daemon.pid names no process', async () => {

@@ -200,6 +200,7 @@ describe('toAppSpec', () => {
       queueSize: APP_DEFAULTS.queueSize,
       queueTimeoutMs: APP_DEFAULTS.queueTimeoutMs,
       drainIdleMs: APP_DEFAULTS.drainIdleMs,
+      drainTimeoutMs: APP_DEFAULTS.drainTimeoutMs,
     } satisfies AppSpec);
     expect(warnings).toEqual([]);
   });

@@ -53,6 +53,7 @@ const VALID_PARAMS: { [M in Method]: Params<M> } = {
   resurrect: {},
   subscribe: { target: 'all', logs: true, events: false },
   kill: {},
+  check: {},
 };
 
 describe('parseRequest: valid frames', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IllegalTransition, canTransition, isBusy, pidOf, transition, type SlotState } from '../../src/daemon/slot-state.js';
+import { IllegalTransition, canTransition, pidOf, transition, type SlotState } from '../../src/daemon/slot-state.js';
 import { PROCESS_STATUSES, type ProcessStatus } from '../../src/shared/protocol.js';
 
 /**
@@ -146,9 +146,5 @@ describe('helpers', () => {
 
   it('pidOf returns null for a launching state that has no pid yet', () => {
     expect(pidOf({ status: 'launching', since: 0, pid: null })).toBeNull();
-  });
-
-  it.each(PROCESS_STATUSES.map((s): [ProcessStatus, boolean] => [s, s === 'stopping']))('isBusy(%s) → %s', (status, busy) => {
-    expect(isBusy(stateOf(status))).toBe(busy);
   });
 });

@@ -10,7 +10,7 @@
  * worker dies or disconnects first, everything unanswered goes to another worker instead of
  * being lost with it.
  */
-import type { WorkerProcess } from '../worker-process.js';
+import type { ManagedProcess } from '../managed-process.js';
 import type { Member, RawHandle } from './owned-socket.js';
 import type { ClusterSocket } from './socket-table.js';
 
@@ -38,7 +38,7 @@ export class WorkerMember implements Member {
 
   constructor(
     readonly slotId: number,
-    readonly worker: WorkerProcess,
+    readonly worker: ManagedProcess,
   ) {
     worker.on('connectionAck', (seq, accepted) => this.#answered(seq, accepted));
     worker.on('runtime', (message) => {
