@@ -59,6 +59,16 @@ io.on('connection', (socket) => {
   socket.on('disconnect', (reason) => console.log(`pid ${process.pid}: ${socket.id} disconnected (${reason})`));
 });
 
+// When Supervisor drains this worker (a reload, a stop), long-polls and WebSockets have no
+// response boundary at which it could close them: end every session's transport here, and the
+// clients reconnect at once, to the workers still in rotation. (Under pm2, or with
+// shutdown_with_message, the 'shutdown' message means the same.)
+const endSessions = () => io.engine.close();
+process.on('supervisor:drain', endSessions);
+process.on('message', (message) => {
+  if (message === 'shutdown') endSessions();
+});
+
 httpServer.listen(port, host, () => {
   console.log(`pid ${process.pid} serving socket.io (${transports.join(', ')}) on ${host ?? '*'}:${port}`);
 });

@@ -24,6 +24,7 @@ import { MemoryGuard } from './memory-guard.js';
 import { checkAborted, OperationQueue, untilAborted } from './operations.js';
 import { Slot, type SlotHost } from './slot.js';
 import { WorkerProcess } from './worker-process.js';
+import { sameSpec } from '../shared/app-spec-compare.js';
 
 /** How long start, restart and scale wait for new processes to leave 'launching' before they answer. */
 export const SETTLE_MS = 2000;
@@ -159,22 +160,27 @@ export class App implements SlotHost {
    */
   reload(slots: readonly Slot[] = this.slots): Promise<void> {
     return this.ops.run('reload', async (signal) => {
-      const drains: Promise<unknown>[] = [];
-      try {
-        for (const slot of this.#stillHere(slots)) {
-          checkAborted(signal);
-          // An earlier step may have taken time: the slot may have left the app meanwhile.
-          if (!this.slots.includes(slot)) continue;
-          drains.push((await slot.hold(() => slot.replace(signal))).retired);
-        }
-        this.reloads += 1;
-        await this.#settle(this.#stillHere(slots), signal);
-      } finally {
-        // Old processes finish draining even when the reload is aborted; a stop that follows
-        // waits for them itself, so only an uninterrupted reload waits here.
-        if (!signal.aborted) await untilAborted(Promise.allSettled(drains), signal);
-      }
+      await this.#replaceAll(slots, signal);
+      this.reloads += 1;
+      await this.#settle(this.#stillHere(slots), signal);
     });
+  }
+
+  /** Replaces slots one at a time; resolves once every old process is gone (or on abort). */
+  async #replaceAll(slots: readonly Slot[], signal: AbortSignal): Promise<void> {
+    const drains: Promise<unknown>[] = [];
+    try {
+      for (const slot of this.#stillHere(slots)) {
+        checkAborted(signal);
+        // An earlier step may have taken time: the slot may have left the app meanwhile.
+        if (!this.slots.includes(slot)) continue;
+        drains.push((await slot.hold(() => slot.replace(signal))).retired);
+      }
+    } finally {
+      // Old processes finish draining even when aborted; a stop that follows waits for them
+      // itself, so only an uninterrupted replacement waits here.
+      if (!signal.aborted) await untilAborted(Promise.allSettled(drains), signal);
+    }
   }
 
   /**
@@ -183,19 +189,61 @@ export class App implements SlotHost {
    * stay stopped until it is started.
    */
   scale(count: number): Promise<void> {
-    return this.ops.run('scale', async (signal) => {
-      const running = this.slots.some((slot) => slot.wanted);
-      const added: Slot[] = [];
-      while (this.slots.length < count) added.push(this.#addSlot());
-      const removed = this.slots.slice(count);
-      if (running) for (const slot of added) slot.start();
-      // Removed processes stay listed (stopping) until they are gone.
-      await Promise.all(removed.map((slot) => slot.hold(() => slot.stop())));
-      this.#removeFromList(removed);
-      this.spec = { ...this.spec, instances: count };
-      this.context.changed();
-      await this.#settle(added, signal);
+    return this.ops.run('scale', (signal) => this.#resize(count, signal));
+  }
+
+  /**
+   * A new spec for the app (its config file reloaded, or the caller's environment with
+   * --update-env). If anything but the instance count changed, the running processes are
+   * replaced with the new spec: with `how: 'reload'`, one at a time without downtime as in a
+   * reload (cluster mode, before and after); otherwise, and in fork mode, restarted. A new
+   * instance count scales. The config file is the unit of deployment: afterwards every process
+   * of the app runs, stopped ones included. Resolves with whether the spec changed.
+   */
+  update(spec: AppSpec, how: 'reload' | 'restart'): Promise<boolean> {
+    return this.ops.run('update', async (signal) => {
+      const before = this.spec;
+      const changed = !sameSpec({ ...before, instances: 0 }, { ...spec, instances: 0 });
+      if (changed) {
+        this.spec = { ...spec, instances: this.slots.length };
+        this.#specChanged(before);
+        if (how === 'reload' && before.mode === 'cluster' && spec.mode === 'cluster') await this.#replaceAll(this.slots, signal);
+        else await Promise.all(this.#stillHere(this.slots).map((slot) => slot.hold(() => slot.restart())));
+        if (spec.mode !== 'cluster') this.closeSockets();
+        checkAborted(signal);
+      }
+      for (const slot of this.slots) if (!slot.wanted) slot.start();
+      await this.#resize(spec.instances, signal);
+      return changed || before.instances !== spec.instances;
     });
+  }
+
+  async #resize(count: number, signal: AbortSignal): Promise<void> {
+    const running = this.slots.some((slot) => slot.wanted);
+    const added: Slot[] = [];
+    while (this.slots.length < count) added.push(this.#addSlot());
+    const removed = this.slots.slice(count);
+    if (running) for (const slot of added) slot.start();
+    // Removed processes stay listed (stopping) until they are gone.
+    await Promise.all(removed.map((slot) => slot.hold(() => slot.stop())));
+    this.#removeFromList(removed);
+    this.spec = { ...this.spec, instances: count };
+    this.context.changed();
+    await this.#settle(added, signal);
+  }
+
+  /** What follows from a new spec besides the processes themselves. */
+  #specChanged(before: AppSpec): void {
+    for (const slot of this.slots) slot.specChanged();
+    if (before.maxMemoryRestart !== this.spec.maxMemoryRestart) {
+      this.#memoryGuard?.stop();
+      this.#memoryGuard = null;
+      this.#startMemoryGuard();
+    }
+    if (before.balance !== this.spec.balance || before.queueSize !== this.spec.queueSize || before.queueTimeoutMs !== this.spec.queueTimeoutMs) {
+      for (const socket of this.sockets.values()) this.context.sockets.reconfigure(socket, this.spec);
+    }
+    this.context.changed();
   }
 
   /**

@@ -4,7 +4,7 @@
  */
 import { isSignalName } from '../shared/app-spec-validate.js';
 import { SupervisorError } from '../shared/errors.js';
-import { PROTOCOL_VERSION, type DaemonInfo, type Method, type Params, type ProcessInfo, type Result } from '../shared/protocol.js';
+import { PROTOCOL_VERSION, type DaemonInfo, type Method, type Params, type ProcessInfo, type Result, type UpdateResult } from '../shared/protocol.js';
 import type { EventBus, Subscriber } from './events.js';
 import { withMetrics } from './metrics.js';
 import type { Registry, Selection } from './registry.js';
@@ -138,6 +138,29 @@ export const handlers: HandlerMap = {
   },
 
   check: async (_params, ctx) => ({ problems: checkInvariants(ctx.registry) }),
+
+  update: async ({ apps: specs, how }, ctx) => {
+    // Everything is checked before anything changes.
+    for (const spec of specs) await ctx.registry.verify(spec);
+    const fresh = specs.filter((spec) => !ctx.registry.apps.has(spec.name));
+    const created = await ctx.registry.create(fresh.map((spec) => ({ spec })));
+    const result: UpdateResult = { started: created.map((app) => app.name), updated: [], unchanged: [], processes: [] };
+    await eachApp(created.map((app) => ({ app, slots: app.slots })), ({ app }) => app.start());
+    // One app after another, as a reload goes, so that a failure stops before the next app.
+    for (const spec of specs) {
+      const app = ctx.registry.apps.get(spec.name);
+      if (!app || created.includes(app)) continue;
+      (await app.update(spec, how)) ? result.updated.push(spec.name) : result.unchanged.push(spec.name);
+    }
+    result.processes = rowsOf(
+      ctx.registry,
+      specs.flatMap((spec) => {
+        const app = ctx.registry.apps.get(spec.name);
+        return app ? [{ app, slots: app.slots }] : [];
+      }),
+    );
+    return result;
+  },
 
   subscribe: async ({ target, logs, events }, ctx) => {
     let app: string | null = null;

@@ -90,10 +90,7 @@ export class Registry {
     }
     for (const name of names) this.#reserved.add(name);
     try {
-      for (const { spec } of entries) {
-        await mustExist(spec.script, spec.interpreter === 'none' ? 'executable' : 'file', `script ${spec.script}`);
-        await mustExist(spec.cwd, 'directory', `working directory ${spec.cwd}`);
-      }
+      for (const { spec } of entries) await this.verify(spec);
       if (this.#closing) throw new SupervisorError('CONFLICT', 'the daemon is shutting down');
       const apps = entries.map(({ spec, slots }) => {
         for (const slot of slots ?? []) this.nextId = slot.id + 1;
@@ -106,6 +103,12 @@ export class Registry {
     } finally {
       for (const name of names) this.#reserved.delete(name);
     }
+  }
+
+  /** Checks what a spec needs from the machine (its script, its working directory). */
+  async verify(spec: AppSpec): Promise<void> {
+    await mustExist(spec.script, spec.interpreter === 'none' ? 'executable' : 'file', `script ${spec.script}`);
+    await mustExist(spec.cwd, 'directory', `working directory ${spec.cwd}`);
   }
 
   /** Forgets an app whose processes have stopped. */

@@ -60,7 +60,7 @@ export class Slot {
   #stopping: Promise<void> | null = null;
   restarts = 0;
   lastExit: ExitRecord | null = null;
-  readonly policy: RestartPolicy;
+  #policy: RestartPolicy;
 
   constructor(
     readonly id: number,
@@ -68,7 +68,16 @@ export class Slot {
     private readonly host: SlotHost,
   ) {
     this.#state = { status: 'stopped', since: host.clock.now() };
-    this.policy = new RestartPolicy({ ...host.spec, crashWindowMs: DEFAULT_CRASH_WINDOW_MS });
+    this.#policy = new RestartPolicy({ ...host.spec, crashWindowMs: DEFAULT_CRASH_WINDOW_MS });
+  }
+
+  get policy(): RestartPolicy {
+    return this.#policy;
+  }
+
+  /** The app's spec changed: restart decisions follow the new one (and forget past crashes). */
+  specChanged(): void {
+    this.#policy = new RestartPolicy({ ...this.host.spec, crashWindowMs: DEFAULT_CRASH_WINDOW_MS });
   }
 
   get state(): SlotState {
@@ -134,7 +143,7 @@ export class Slot {
   start(): void {
     if (this.#current || this.#stopping) return;
     this.#clearRestart();
-    this.policy.reset();
+    this.#policy.reset();
     this.#launch();
   }
 
@@ -284,7 +293,7 @@ export class Slot {
     void this.#retire(running, { serves: true, alreadyDraining: true });
     const exit: WorkerExit = { code: 1, signal: null, at: this.host.clock.now() };
     this.#recordExit(process, exit);
-    this.#apply(this.policy.decide({ at: exit.at, readyAt: process.readyAt, code: 1, signal: null }), exit);
+    this.#apply(this.#policy.decide({ at: exit.at, readyAt: process.readyAt, code: 1, signal: null }), exit);
   }
 
   #onExit(running: Running, exit: WorkerExit): void {
@@ -294,7 +303,7 @@ export class Slot {
     this.#current = null;
     this.#recordExit(running.process, exit);
     if (this.#state.status === 'stopping') return; // stop() finishes the job
-    this.#apply(this.policy.decide({ at: exit.at, readyAt: running.process.readyAt, code: exit.code, signal: exit.signal }), exit);
+    this.#apply(this.#policy.decide({ at: exit.at, readyAt: running.process.readyAt, code: exit.code, signal: exit.signal }), exit);
   }
 
   #recordExit(process: ManagedProcess, exit: WorkerExit): void {
@@ -302,7 +311,7 @@ export class Slot {
       code: exit.code,
       signal: exit.signal,
       at: exit.at,
-      unstable: this.policy.isUnstable({ at: exit.at, readyAt: process.readyAt, code: exit.code, signal: exit.signal }),
+      unstable: this.#policy.isUnstable({ at: exit.at, readyAt: process.readyAt, code: exit.code, signal: exit.signal }),
       stderrTail: process.stderrLines(),
     };
   }

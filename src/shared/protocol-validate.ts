@@ -1,7 +1,7 @@
 import { validateAppName, validateAppSpec } from './app-spec-validate.js';
 import { SupervisorError } from './errors.js';
 import type { Method, Params, RequestFrame } from './protocol.js';
-import { boolean, integer, invalid, isRecord, record, string, type Json } from './validate.js';
+import { boolean, integer, invalid, isRecord, oneOf, record, string, type Json } from './validate.js';
 
 type ParamChecker<M extends Method> = (params: Record<string, unknown>) => Params<M>;
 
@@ -45,6 +45,11 @@ const PARAM_CHECKERS: { [M in Method]: ParamChecker<M> } = {
   }),
   kill: none,
   check: none,
+  update: (p) => {
+    const apps = p['apps'];
+    if (!Array.isArray(apps) || apps.length === 0) invalid('params.apps must be a non-empty array');
+    return { apps: apps.map((app, i) => validateAppSpec(app, `apps[${i}]`)), how: oneOf(p['how'], 'params.how', ['reload', 'restart'] as const) };
+  },
 };
 
 export function isMethod(value: unknown): value is Method {

@@ -92,6 +92,14 @@ export interface DaemonInfo {
   notice?: string;
 }
 
+/** What `update` did, app by app, and the processes of those apps afterwards. */
+export interface UpdateResult {
+  started: string[];
+  updated: string[];
+  unchanged: string[];
+  processes: ProcessInfo[];
+}
+
 type NoParams = Record<string, never>;
 
 /** Every method: its parameters and its result. A method missing a handler does not compile. */
@@ -113,6 +121,12 @@ export interface Methods {
   resurrect: { params: NoParams; result: ProcessInfo[] };
   subscribe: { params: { logs: boolean; events: boolean; target: Target }; result: { subscribed: true } };
   kill: { params: NoParams; result: { stopped: number } };
+  /**
+   * Apply a config file: apps not running are started; running apps whose spec changed get it
+   * (replaced worker by worker with `how: 'reload'`, restarted with 'restart'); a new instance
+   * count scales. Every spec is checked before anything changes.
+   */
+  update: { params: { apps: AppSpec[]; how: 'reload' | 'restart' }; result: UpdateResult };
   /** The daemon's internal consistency check (every process accounted for, states coherent). */
   check: { params: NoParams; result: { problems: string[] } };
 }

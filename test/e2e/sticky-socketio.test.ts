@@ -7,7 +7,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { byStatus, freePort, ROOT, tempHome, type Home } from '../helpers.js';
+import { byStatus, freePort, ROOT, tempHome, waitFor, type Home } from '../helpers.js';
 
 const SERVER = join(ROOT, 'examples', 'socketio', 'server.js');
 const ROUNDS = 8;
@@ -103,4 +103,46 @@ describe('socket.io example under cluster mode (polling transport)', () => {
     expect(again.ok, JSON.stringify(again)).toBe(true);
     if (again.ok) expect(new Set(again.pids)).toEqual(new Set([servedBy.get('127.0.0.2')]));
   });
+
+  it('reloads 2 workers with 20 polling clients in well under 10 s: every client reconnects to a new worker, none is lost', async () => {
+    home = await tempHome();
+    const port = await freePort();
+    const started = await home.cli(['start', SERVER, '-i', '2', '--name', 'chat', '--balance', 'sticky-ip'], { env: { PORT: String(port), HOST: '127.0.0.1' } });
+    expect(started.code, started.stderr).toBe(0);
+    const before = (await byStatus(home, 'chat', 'online', 2)).map((r) => r.pid as number);
+    const clients = Array.from({ length: 20 }, (_, i) => {
+      const agent = new http.Agent({ localAddress: `127.0.0.${i + 2}` });
+      const client: Socket = io(`http://127.0.0.1:${port}`, {
+        transports: ['polling'],
+        forceNew: true,
+        timeout: 5000,
+        reconnectionDelay: 100,
+        reconnectionDelayMax: 500,
+        agent: agent as unknown as string,
+      });
+      const state = { client, agent, connects: 0 };
+      client.on('connect', () => (state.connects += 1));
+      return state;
+    });
+    try {
+      await waitFor(() => clients.every((c) => c.client.connected), 'every client to connect');
+      const began = Date.now();
+      const reloaded = await home.cli(['reload', 'chat']);
+      const reloadMs = Date.now() - began;
+      expect(reloaded.code, reloaded.stderr).toBe(0);
+      await waitFor(() => clients.every((c) => c.client.connected && c.connects >= 2), 'every client to reconnect', 15_000);
+      // Each is served by a new worker now, and its session works.
+      for (const { client } of clients) {
+        const ack = (await client.timeout(5000).emitWithAck('whoami')) as { pid: number };
+        expect(before).not.toContain(ack.pid);
+      }
+      process.stdout.write(`RELIABILITY socketio-reload ${JSON.stringify({ workers: 2, pollingClients: 20, reloadMs })}\n`);
+      expect(reloadMs).toBeLessThan(10_000);
+    } finally {
+      for (const { client, agent } of clients) {
+        client.close();
+        agent.destroy();
+      }
+    }
+  }, 60_000);
 });

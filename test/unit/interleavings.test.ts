@@ -35,6 +35,7 @@ const OPS: Record<string, Op> = {
   // Of the app's first process as it is when the command arrives; if that turns out to be the
   // last one, the app goes.
   'delete one process': { run: (_w, app) => app.remove([app.slots[0]!]), intent: null },
+  'config reload': { run: (_w, app) => app.update({ ...app.spec, env: { DEPLOY: String(Math.random()) } }, 'reload'), intent: 'online' },
   'memory replacement': { run: (_w, app) => app.replaceOne(app.slots[0]!), intent: null },
   crash: {
     run: async (_w, app) => {

@@ -54,6 +54,7 @@ const VALID_PARAMS: { [M in Method]: Params<M> } = {
   subscribe: { target: 'all', logs: true, events: false },
   kill: {},
   check: {},
+  update: { apps: [validSpec() as unknown as AppSpec], how: 'reload' },
 };
 
 describe('parseRequest: valid frames', () => {

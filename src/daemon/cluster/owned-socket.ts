@@ -63,10 +63,16 @@ export class OwnedSocket implements ClusterSocket {
   constructor(
     readonly key: string,
     readonly query: ServerQuery,
-    private readonly balancer: Balancer,
-    private readonly limits: QueueLimits,
+    private balancer: Balancer,
+    private limits: QueueLimits,
   ) {
     this.ready = this.#bind();
+  }
+
+  /** The app's spec changed (a config reload): new strategy and queue bounds from now on. */
+  reconfigure(balancer: Balancer, limits: QueueLimits): void {
+    this.balancer = balancer;
+    this.limits = limits;
   }
 
   get queued(): number {

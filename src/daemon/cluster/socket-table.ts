@@ -13,7 +13,7 @@ import type { AppSpec } from '../../shared/app-spec.js';
 import { createBalancer } from './balancer.js';
 import { isDatagram, type BoundAddress, type ListenError } from './bind-target.js';
 import type { ServerQuery } from './cluster-messages.js';
-import { OwnedSocket, type Member, type RawHandle } from './owned-socket.js';
+import { OwnedSocket, type Member, type QueueLimits, type RawHandle } from './owned-socket.js';
 import { SharedSocket, sharedSocketsAvailable } from './shared-socket.js';
 
 /** What the app and the workers' listen replies need of an address, in either mode. */
@@ -81,6 +81,16 @@ export class SocketTable {
     socket.close();
   }
 
+  /**
+   * `app`'s spec changed (a config reload): the addresses it bound take its new strategy and
+   * queue bounds. Whether an address is shared (balance 'os') stays as it was bound.
+   */
+  reconfigure(socket: ClusterSocket, spec: AppSpec): void {
+    const entry = this.#entries.get(socket.key);
+    if (entry?.socket !== socket || entry.owner !== spec.name || !(socket instanceof OwnedSocket)) return;
+    socket.reconfigure(createBalancer(spec.balance), queueLimits(spec));
+  }
+
   /** The apps holding the address, the one that bound it first. */
   holdersOf(socket: ClusterSocket): string[] {
     const entry = this.#entries.get(socket.key);
@@ -92,5 +102,9 @@ function bindSocket(key: string, query: ServerQuery, spec: AppSpec): ClusterSock
   // Datagram sockets are always shared (there are no connections to hand over), as in node:cluster.
   const datagram = isDatagram(query);
   if ((datagram || spec.balance === 'os') && sharedSocketsAvailable(datagram)) return new SharedSocket(key, query);
-  return new OwnedSocket(key, query, createBalancer(spec.balance), { size: spec.queueSize, timeoutMs: spec.queueTimeoutMs });
+  return new OwnedSocket(key, query, createBalancer(spec.balance), queueLimits(spec));
+}
+
+function queueLimits(spec: AppSpec): QueueLimits {
+  return { size: spec.queueSize, timeoutMs: spec.queueTimeoutMs };
 }
