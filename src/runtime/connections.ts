@@ -50,13 +50,18 @@ export function registerHttpServer(server: Server): void {
 export function track(socket: HttpSocket, http: boolean): void {
   const entry: Tracked = { http, idleTimer: null };
   tracked.set(socket, entry);
-  socket.once('close', () => {
-    if (entry.idleTimer) clearTimeout(entry.idleTimer);
-    tracked.delete(socket);
-    noteClosed();
-    if (draining && tracked.size === 0) draining.onDrained();
-  });
+  // One shared listener rather than a closure per connection: this runs for every connection.
+  socket.on('close', untrack);
   if (draining) closeWhenIdle(socket, entry);
+}
+
+function untrack(this: HttpSocket): void {
+  const entry = tracked.get(this);
+  if (!entry) return;
+  if (entry.idleTimer) clearTimeout(entry.idleTimer);
+  tracked.delete(this);
+  noteClosed();
+  if (draining && tracked.size === 0) draining.onDrained();
 }
 
 /** Stop keeping connections: last responses say `Connection: close`, idle ones close after idleMs. */
