@@ -5,10 +5,15 @@
  *   await sv.start([{ script: 'app.js', instances: 4 }]);
  *   console.log(await sv.list());
  *   sv.close();
+ *
+ * pm2's messaging calls keep pm2's shapes: `launchBus()` and `sendDataToProcessId()`.
  */
+import { EventEmitter } from 'node:events';
 import type { AppSpec } from '../shared/app-spec.js';
+import { SupervisorError } from '../shared/errors.js';
+import type { BusPacket } from '../shared/messages.js';
 import { homePaths, resolveHome } from '../shared/paths.js';
-import type { AppDescription, DaemonInfo, EventFrame, Method, Params, ProcessInfo, Result } from '../shared/protocol.js';
+import type { AppDescription, DaemonInfo, DataPacket, EventFrame, Method, Params, ProcessInfo, Result } from '../shared/protocol.js';
 import type { AppConfig } from './app-config.js';
 import type { Connection } from './connection.js';
 import { connectIfRunning, connectOrStart } from './launcher.js';
@@ -20,7 +25,21 @@ export interface ConnectOptions {
   start?: boolean;
 }
 
+/** What sendDataToProcessId takes: pm2's packet (`id` may be given here or as the first argument). */
+export interface DataPacketInput {
+  id?: number | string;
+  type: string;
+  topic: unknown;
+  data: unknown;
+  [key: string]: unknown;
+}
+
+type Callback<T> = (error: Error | null, result?: T) => void;
+export type SendDataResult = Result<'sendData'>;
+
 export class Supervisor {
+  #bus: Promise<EventEmitter> | null = null;
+
   private constructor(
     private readonly connection: Connection,
     /** True when this connect started the daemon. */
@@ -88,6 +107,56 @@ export class Supervisor {
     await this.call('subscribe', { target, ...what });
   }
 
+  /**
+   * pm2's bus: an emitter of what apps send with `process.send({ type, data, topic })`, under
+   * its type ('process:msg' in pm2's pattern), as `{ process: { id, pm_id, name, instance,
+   * pid }, type, topic, data, at }`. It lasts as long as this connection. Also takes pm2's
+   * callback, `(error, bus)`.
+   */
+  launchBus(callback?: Callback<EventEmitter>): Promise<EventEmitter> {
+    this.#bus ??= (async () => {
+      const bus = new EventEmitter();
+      this.connection.onEvent((frame) => {
+        if (frame.event !== 'message') return;
+        const packet: BusPacket = frame.data;
+        // An app sending type 'error' must not throw here when nobody listens for it.
+        if (packet.type === 'error' && bus.listenerCount('error') === 0) return;
+        bus.emit(packet.type, packet);
+      });
+      await this.call('subscribe', { target: 'all', logs: false, events: false, messages: true });
+      return bus;
+    })();
+    const bus = this.#bus;
+    bus.catch(() => {
+      if (this.#bus === bus) this.#bus = null;
+    });
+    return withCallback(bus, callback);
+  }
+
+  /**
+   * pm2's sendDataToProcessId: delivers `packet` to process `id`'s `process.on('message')`,
+   * with `packet.id` set to the id. `type`, `topic` and `data` are required. Takes
+   * `(id, packet)` or `(packet)` with `packet.id`, and pm2's callback as the last argument.
+   */
+  sendDataToProcessId(id: number | string, packet: DataPacketInput, callback?: Callback<SendDataResult>): Promise<SendDataResult>;
+  sendDataToProcessId(packet: DataPacketInput, callback?: Callback<SendDataResult>): Promise<SendDataResult>;
+  sendDataToProcessId(
+    first: number | string | DataPacketInput,
+    second?: DataPacketInput | Callback<SendDataResult>,
+    third?: Callback<SendDataResult>,
+  ): Promise<SendDataResult> {
+    const packet = (typeof first === 'object' ? first : second) as DataPacketInput | undefined;
+    const callback = (typeof second === 'function' ? second : third) as Callback<SendDataResult> | undefined;
+    const result = (async () => {
+      if (typeof packet !== 'object' || packet === null) throw new SupervisorError('INVALID_REQUEST', 'sendDataToProcessId needs a packet { type, topic, data }');
+      const rawId = typeof first === 'object' ? packet.id : first;
+      const id = typeof rawId === 'string' && /^\d+$/.test(rawId) ? Number(rawId) : rawId;
+      if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) throw new SupervisorError('INVALID_REQUEST', `sendDataToProcessId: ${String(rawId)} is not a process id`);
+      return this.call('sendData', { id, packet: { ...packet, id } as DataPacket });
+    })();
+    return withCallback(result, callback);
+  }
+
   onClose(listener: () => void): void {
     this.connection.onClose = listener;
   }
@@ -102,9 +171,20 @@ export class Supervisor {
   }
 }
 
+/** pm2's (error, result) callback on top of the promise; given one, a rejection is not also unhandled. */
+function withCallback<T>(promise: Promise<T>, callback: Callback<T> | undefined): Promise<T> {
+  if (callback) {
+    promise.then(
+      (value) => callback(null, value),
+      (error: Error) => callback(error),
+    );
+  }
+  return promise;
+}
+
 function isSpec(app: AppConfig | AppSpec): app is AppSpec {
   return 'mode' in app && 'interpreterArgs' in app;
 }
 
-export type { AppConfig, AppSpec, AppDescription, DaemonInfo, EventFrame, ProcessInfo };
-export { SupervisorError } from '../shared/errors.js';
+export type { AppConfig, AppSpec, AppDescription, BusPacket, DaemonInfo, EventFrame, ProcessInfo };
+export { SupervisorError };

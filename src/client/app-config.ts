@@ -1,142 +1,228 @@
 /**
  * Turns what a user writes (a script on the command line, or an app in a config file, with
- * pm2's snake_case option names) into the AppSpec the daemon runs. This is where paths are
- * made absolute, the interpreter is chosen and durations like "5s" are read.
+ * pm2's snake_case option names) into the AppSpec the daemon runs. The options, their pm2
+ * names, kinds and defaults come from src/shared/app-options.ts; this module adds what needs
+ * the client's machine: paths made absolute, commands found on PATH, the interpreter chosen,
+ * the environment merged, units read.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, extname, resolve } from 'node:path';
-import { APP_DEFAULTS, BALANCE_STRATEGIES, EXEC_MODES, type AppSpec } from '../shared/app-spec.js';
+import { APP_OPTIONS, EXEC_MODES, PM2_PENDING, PM2_UNSUPPORTED, type AppConfig, type AppSpec, type OptionDef } from '../shared/app-options.js';
 import { isSignalName, MAX_INSTANCES, validateAppName } from '../shared/app-spec-validate.js';
 import { SupervisorError } from '../shared/errors.js';
 import { invalid, isRecord } from '../shared/validate.js';
+import { findCommand, findTsxLoader, type CommandFinder } from '../shared/commands.js';
+import { LOG_OPTION_NAMES, toLogSpec } from './log-config.js';
+import { closestKey } from './suggest.js';
 
-/** An app as a user writes it, in a config file or through the API. */
-export interface AppConfig {
-  name?: string;
-  script: string;
-  args?: string | string[];
-  cwd?: string;
-  env?: Record<string, string | number | boolean>;
-  instances?: number | string;
-  exec_mode?: string;
-  interpreter?: string;
-  interpreter_args?: string | string[];
-  node_args?: string | string[];
-  balance?: string;
-  kill_signal?: string;
-  kill_timeout?: number | string;
-  shutdown_with_message?: boolean;
-  autorestart?: boolean;
-  wait_ready?: boolean;
-  listen_timeout?: number | string;
-  min_uptime?: number | string;
-  max_restarts?: number;
-  restart_delay?: number | string;
-  exp_backoff_restart_delay?: number | string;
-  backoff_cap?: number | string;
-  retry_after_crash_loop?: boolean;
-  stop_exit_codes?: number | number[];
-  max_memory_restart?: number | string;
-  queue_size?: number;
-  queue_timeout?: number | string;
-  drain_idle_timeout?: number | string;
-  drain_timeout?: number | string;
+export type { AppConfig };
+
+export interface ConvertBase {
+  /** Directory that relative paths start from (the config file's, or the shell's). */
+  cwd: string;
+  /** The environment of the start command; the app's env goes over it. */
+  env: NodeJS.ProcessEnv;
+  warn?: (line: string) => void;
+  /** `--env <name>`: the app's `env_<name>` goes over its `env`. */
+  envName?: string;
+  /** `--strict`: unknown and unsupported keys are errors instead of warnings. */
+  strict?: boolean;
+  /** How commands are found (tests inject one); the real lookup by default. */
+  findCommand?: CommandFinder;
 }
 
-const KNOWN = new Set<string>([
-  'name', 'script', 'args', 'cwd', 'env', 'instances', 'exec_mode', 'interpreter', 'interpreter_args', 'node_args',
-  'balance', 'kill_signal', 'kill_timeout', 'shutdown_with_message', 'autorestart', 'wait_ready', 'listen_timeout',
-  'min_uptime', 'max_restarts', 'restart_delay', 'exp_backoff_restart_delay', 'backoff_cap', 'retry_after_crash_loop',
-  'stop_exit_codes', 'max_memory_restart', 'queue_size', 'queue_timeout', 'drain_idle_timeout', 'drain_timeout',
-]);
+type Defs = Record<string, OptionDef>;
+const OPTIONS = APP_OPTIONS as unknown as Defs;
 
-/** pm2 options that have no meaning here; a config written for pm2 still loads, with a warning. */
-const IGNORED_PM2 = new Set<string>([
-  'watch', 'ignore_watch', 'watch_options', 'log_date_format', 'merge_logs', 'combine_logs', 'out_file', 'error_file',
-  'log_file', 'pid_file', 'time', 'vizion', 'autostart', 'source_map_support', 'instance_var', 'filter_env',
-  'increment_var', 'namespace', 'cron_restart', 'force', 'post_update', 'env_production', 'env_development',
-]);
+/** Every key a config may use for an option, to the spec field it sets. */
+const KEY_TO_FIELD = new Map<string, string>();
+for (const [field, def] of Object.entries(OPTIONS)) {
+  if (def.pm2 !== null) KEY_TO_FIELD.set(def.pm2, field);
+  for (const alias of def.aliases ?? []) KEY_TO_FIELD.set(alias, field);
+}
+for (const key of LOG_OPTION_NAMES) KEY_TO_FIELD.set(key, 'logs');
+const PENDING = new Set(PM2_PENDING);
 
 const NODE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
+const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
 
+/** The interpreter a script runs with when none is given, by its extension. */
 export function interpreterFor(script: string): string {
   const ext = extname(script).toLowerCase();
   if (NODE_EXTENSIONS.has(ext)) return 'node';
+  if (TYPESCRIPT_EXTENSIONS.has(ext)) return 'tsx';
   if (ext === '.py') return 'python3';
   if (ext === '.sh') return 'bash';
   return 'none';
 }
 
-export function toAppSpec(config: AppConfig, base: { cwd: string; env: NodeJS.ProcessEnv; warn?: (line: string) => void }, where = 'app'): AppSpec {
-  if (!isRecord(config)) invalid(`${where} must be an object`);
+/** The keys of one app: known ones pass; the rest are warned about or refused (see CONFIG.md). */
+function checkKeys(config: Record<string, unknown>, base: ConvertBase, where: string): void {
+  const ignore = (line: string, strictLine: string): void => {
+    if (base.strict) invalid(`${where}: ${strictLine}`);
+    base.warn?.(`${where}: ${line}`);
+  };
   for (const key of Object.keys(config)) {
-    if (KNOWN.has(key)) continue;
-    if (IGNORED_PM2.has(key)) base.warn?.(`${where}: ignoring pm2 option "${key}" (not supported)`);
-    else invalid(`${where}: unknown option "${key}"`);
-  }
-  if (typeof config.script !== 'string' || config.script.length === 0) invalid(`${where}: "script" is required`);
-  for (const key of ['cwd', 'exec_mode', 'interpreter', 'balance', 'kill_signal'] as const) {
-    if (config[key] !== undefined && typeof config[key] !== 'string') invalid(`${where}.${key} must be a string`);
-  }
-  for (const key of ['args', 'interpreter_args', 'node_args'] as const) {
-    const value = config[key];
-    if (value !== undefined && typeof value !== 'string' && !Array.isArray(value)) {
-      invalid(`${where}.${key} must be a string or an array of strings`);
+    if (KEY_TO_FIELD.has(key) || key.startsWith('env_')) continue;
+    if (PENDING.has(key)) ignore(`ignoring pm2 option "${key}" (not supported)`, `pm2 option "${key}" is not supported yet (--strict)`);
+    else if (Object.prototype.hasOwnProperty.call(PM2_UNSUPPORTED, key)) {
+      ignore(`ignoring pm2 option "${key}" (not supported: ${PM2_UNSUPPORTED[key]})`, `pm2 option "${key}" is not supported (${PM2_UNSUPPORTED[key]})`);
+    } else {
+      const near = closestKey(key, KEY_TO_FIELD.keys());
+      if (near !== null) invalid(`${where}: unknown option "${key}" (did you mean "${near}"?)`);
+      ignore(`ignoring unknown option "${key}"`, `unknown option "${key}"`);
     }
   }
-  for (const key of ['max_restarts', 'queue_size'] as const) {
-    const value = config[key];
-    if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 0)) invalid(`${where}.${key} must be a whole number`);
-  }
-  for (const key of ['autorestart', 'wait_ready', 'shutdown_with_message', 'retry_after_crash_loop'] as const) {
-    if (config[key] !== undefined && typeof config[key] !== 'boolean') invalid(`${where}.${key} must be true or false`);
-  }
-  const cwd = resolve(base.cwd, config.cwd ?? '.');
-  const script = resolve(cwd, config.script);
-  if (!existsSync(script)) throw new SupervisorError('FAILED', `script ${script} does not exist`);
-  const interpreter = config.interpreter ?? interpreterFor(script);
-  const instances = parseInstances(config.instances ?? APP_DEFAULTS.instances, `${where}.instances`);
-  const explicitMode = config.exec_mode?.replace(/_mode$/, '');
-  if (explicitMode !== undefined && !(EXEC_MODES as readonly string[]).includes(explicitMode)) invalid(`${where}.exec_mode must be fork or cluster`);
-  const mode = (explicitMode ?? (interpreter === 'node' && config.instances !== undefined ? 'cluster' : 'fork')) as AppSpec['mode'];
-  if (mode === 'cluster' && interpreter !== 'node') invalid(`${where}: cluster mode runs Node scripts only; ${basename(script)} would run with ${interpreter}`);
-  const balance = config.balance ?? APP_DEFAULTS.balance;
-  if (!(BALANCE_STRATEGIES as readonly string[]).includes(balance)) invalid(`${where}.balance must be one of ${BALANCE_STRATEGIES.join(', ')}`);
-  const killSignal = (config.kill_signal ?? APP_DEFAULTS.killSignal).toUpperCase();
-  if (!isSignalName(killSignal)) invalid(`${where}.kill_signal "${config.kill_signal}" is not a signal name`);
-  const stopExitCodes = config.stop_exit_codes === undefined ? [] : ([] as number[]).concat(config.stop_exit_codes);
+}
 
+/** The value a config gives for a field: its pm2 key first, then its aliases. */
+function read(config: Record<string, unknown>, field: string): { key: string; value: unknown } {
+  const def = OPTIONS[field] as OptionDef;
+  for (const key of [def.pm2, ...(def.aliases ?? [])]) {
+    if (key !== null && config[key] !== undefined) return { key, value: config[key] };
+  }
+  return { key: def.pm2 ?? field, value: undefined };
+}
+
+/** One option's value in spec units, from what the user wrote. */
+function convert(def: OptionDef, value: unknown, field: string): unknown {
+  if (value === undefined) return structuredClone(def.default);
+  switch (def.kind) {
+    case 'text':
+    case 'optional-text':
+      if (typeof value !== 'string' || value.length === 0) invalid(`${field} must be a non-empty string`);
+      return value;
+    case 'flag':
+      if (typeof value !== 'boolean') invalid(`${field} must be true or false`);
+      return value;
+    case 'count':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) invalid(`${field} must be a whole number`);
+      return value;
+    case 'duration':
+      return duration(value as number | string, def.default as number, field);
+    case 'size':
+      return bytes(value as number | string, field);
+    case 'list':
+      if (typeof value !== 'string' && !Array.isArray(value)) invalid(`${field} must be a string or an array of strings`);
+      return toList(value as string | string[]);
+    case 'exit-codes':
+      if (typeof value !== 'number' && !Array.isArray(value)) invalid(`${field} must be an exit code or an array of them`);
+      return ([] as unknown[]).concat(value);
+    case 'choice':
+      if (typeof value !== 'string' || !(def.choices ?? []).includes(value)) invalid(`${field} must be one of ${(def.choices ?? []).join(', ')}`);
+      return value;
+    case 'signal': {
+      if (typeof value !== 'string') invalid(`${field} must be a string`);
+      const signal = value.toUpperCase();
+      if (!isSignalName(signal)) invalid(`${field} "${value}" is not a signal name`);
+      return signal;
+    }
+    case 'env':
+    case 'instances':
+    case 'logs':
+      throw new Error(`${field}: derived options are converted by toAppSpec`);
+  }
+}
+
+export function toAppSpec(config: AppConfig, base: ConvertBase, where = 'app'): AppSpec {
+  if (!isRecord(config)) invalid(`${where} must be an object`);
+  const raw = config as Record<string, unknown>;
+  checkKeys(raw, base, where);
+  const f = (key: string): string => `${where}.${key}`;
+
+  // The options that need nothing but their own value.
+  const spec: Record<string, unknown> = {};
+  for (const [field, def] of Object.entries(OPTIONS)) {
+    if (def.derived) continue;
+    const { key, value } = read(raw, field);
+    spec[field] = convert(def, value, f(key));
+  }
+
+  // Script, directory and environment.
+  if (typeof raw['script'] !== 'string' || raw['script'].length === 0) invalid(`${where}: "script" is required`);
+  const cwdValue = raw['cwd'];
+  if (cwdValue !== undefined && typeof cwdValue !== 'string') invalid(`${f('cwd')} must be a string`);
+  const cwd = resolve(base.cwd, cwdValue ?? '.');
+  const env = appEnv(raw, base, where);
+  const find = base.findCommand ?? findCommand;
+  const written = raw['script'];
+  const local = resolve(cwd, written);
+  let script = local;
+  let command = false;
+  if (!existsSync(local)) {
+    const found = written.includes('/') ? null : find(written, { cwd, env });
+    if (found === null) {
+      const also = written.includes('/') ? '' : `, and no command "${written}" is in node_modules/.bin or on PATH`;
+      throw new SupervisorError('FAILED', `script ${local} does not exist${also}`);
+    }
+    script = found.path;
+    command = true;
+  }
+
+  // Interpreter and mode. Mistakes in the file (exit 4) are reported before missing commands (1).
+  const { key: interpreterKey, value: interpreterValue } = read(raw, 'interpreter');
+  if (interpreterValue !== undefined && (typeof interpreterValue !== 'string' || interpreterValue.length === 0)) invalid(`${f(interpreterKey)} must be a non-empty string`);
+  // A command found on PATH runs as a shell would run it: itself, through its #! line.
+  let interpreter = (interpreterValue as string | undefined) ?? (command ? 'none' : interpreterFor(script));
+  // tsx runs as Node with tsx loaded, not as the tsx CLI: IPC, the runtime and cluster mode work.
+  const node = interpreter === 'node' || interpreter === 'tsx';
+  const instancesValue = raw['instances'];
+  const instances = parseInstances((instancesValue ?? 1) as number | string, f('instances'));
+  const modeValue = raw['exec_mode'];
+  if (modeValue !== undefined && typeof modeValue !== 'string') invalid(`${f('exec_mode')} must be a string`);
+  const explicitMode = modeValue?.replace(/_mode$/, '');
+  if (explicitMode !== undefined && !(EXEC_MODES as readonly string[]).includes(explicitMode)) invalid(`${f('exec_mode')} must be fork or cluster`);
+  const mode = (explicitMode ?? (node && instancesValue !== undefined ? 'cluster' : 'fork')) as AppSpec['mode'];
+  if (mode === 'cluster' && !node) invalid(`${where}: cluster mode runs Node scripts only; ${basename(script)} would run with ${interpreter}`);
+
+  const interpreterArgs = spec['interpreterArgs'] as string[];
+  if (interpreter === 'tsx') {
+    const loader = findTsxLoader({ cwd, env }, find);
+    if (loader === null) throw new SupervisorError('FAILED', `interpreter tsx does not exist: not in node_modules of ${cwd} or on PATH (npm install --save-dev tsx)`);
+    interpreter = 'node';
+    interpreterArgs.push('--import', loader);
+  } else if (interpreter !== 'node' && interpreter !== 'none') {
+    const found = find(interpreter, { cwd, env });
+    if (found === null) throw new SupervisorError('FAILED', `interpreter ${interpreter} does not exist (not a file, not in node_modules/.bin or on PATH)`);
+    // Found outside PATH (node_modules/.bin, a relative path): the daemon needs where.
+    if (!found.onPath) interpreter = found.path;
+  }
+  if (mode === 'fork' && explicitMode === undefined && instances > 1 && !node) {
+    base.warn?.(
+      `${where}: ${basename(script)} runs with ${interpreter === 'none' ? 'itself' : interpreter}, not Node: ${instances} separate fork-mode processes, which share no port (cluster mode needs Node)`,
+    );
+  }
+
+  const nameValue = raw['name'];
+  if (nameValue !== undefined && typeof nameValue !== 'string') invalid(`${f('name')} must be a string`);
   return {
-    name: validateAppName(config.name ?? basename(script, extname(script)), `${where}.name`),
+    ...(spec as Omit<AppSpec, 'name' | 'script' | 'cwd' | 'env' | 'mode' | 'instances' | 'interpreter'>),
+    name: validateAppName(nameValue ?? basename(script, extname(script)), f('name')),
     script,
-    args: toList(config.args),
     cwd,
-    env: { ...stringEnv(base.env), ...stringEnv(config.env ?? {}) },
+    env,
     mode,
     instances,
     interpreter,
-    interpreterArgs: toList(config.interpreter_args ?? config.node_args),
-    balance: balance as AppSpec['balance'],
-    killSignal,
-    killTimeoutMs: duration(config.kill_timeout, APP_DEFAULTS.killTimeoutMs, `${where}.kill_timeout`),
-    shutdownWithMessage: config.shutdown_with_message ?? APP_DEFAULTS.shutdownWithMessage,
-    autorestart: config.autorestart ?? APP_DEFAULTS.autorestart,
-    waitReady: config.wait_ready ?? APP_DEFAULTS.waitReady,
-    listenTimeoutMs: duration(config.listen_timeout, APP_DEFAULTS.listenTimeoutMs, `${where}.listen_timeout`),
-    minUptimeMs: duration(config.min_uptime, APP_DEFAULTS.minUptimeMs, `${where}.min_uptime`),
-    maxRestarts: config.max_restarts ?? APP_DEFAULTS.maxRestarts,
-    restartDelayMs: duration(config.restart_delay, APP_DEFAULTS.restartDelayMs, `${where}.restart_delay`),
-    expBackoffRestartDelayMs: duration(config.exp_backoff_restart_delay, APP_DEFAULTS.expBackoffRestartDelayMs, `${where}.exp_backoff_restart_delay`),
-    backoffCapMs: duration(config.backoff_cap, APP_DEFAULTS.backoffCapMs, `${where}.backoff_cap`),
-    retryAfterCrashLoop: config.retry_after_crash_loop ?? APP_DEFAULTS.retryAfterCrashLoop,
-    stopExitCodes,
-    maxMemoryRestart: bytes(config.max_memory_restart, `${where}.max_memory_restart`),
-    queueSize: config.queue_size ?? APP_DEFAULTS.queueSize,
-    queueTimeoutMs: duration(config.queue_timeout, APP_DEFAULTS.queueTimeoutMs, `${where}.queue_timeout`),
-    drainIdleMs: duration(config.drain_idle_timeout, APP_DEFAULTS.drainIdleMs, `${where}.drain_idle_timeout`),
-    drainTimeoutMs: duration(config.drain_timeout, APP_DEFAULTS.drainTimeoutMs, `${where}.drain_timeout`),
+    interpreterArgs,
+    logs: toLogSpec(raw, cwd, where),
   };
+}
+
+/** The start command's environment, then `env`, then `env_<name>` with `--env <name>`. */
+function appEnv(raw: Record<string, unknown>, base: ConvertBase, where: string): Record<string, string> {
+  const layers: Record<string, unknown>[] = [];
+  for (const key of ['env', ...(base.envName !== undefined ? [`env_${base.envName}`] : [])]) {
+    const value = raw[key];
+    if (value === undefined) {
+      if (key !== 'env') base.warn?.(`${where}: no "${key}" for --env ${base.envName}; using "env" alone`);
+      continue;
+    }
+    if (!isRecord(value)) invalid(`${where}.${key} must be an object`);
+    layers.push(value);
+  }
+  return Object.assign(stringEnv(base.env), ...layers.map(stringEnv)) as Record<string, string>;
 }
 
 export function parseInstances(value: number | string, field: string): number {
@@ -169,14 +255,17 @@ export function bytes(value: number | string | undefined, field: string): number
   return Math.round(Number(match[1]) * unit);
 }
 
-function toList(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
+function toList(value: string | string[]): string[] {
   if (Array.isArray(value)) return value.map(String);
   return value.split(' ').filter((part) => part.length > 0);
 }
 
+/** Values as strings (objects as JSON, as pm2 does); undefined and null dropped. */
 function stringEnv(env: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== null) out[key] = String(value);
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined || value === null) continue;
+    out[key] = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  }
   return out;
 }

@@ -26,6 +26,18 @@ interface StartOptions {
   maxMemoryRestart?: string;
   autorestart?: boolean;
   shutdownWithMessage?: boolean;
+  output?: string;
+  error?: string;
+  log?: string | boolean;
+  time?: boolean;
+  logDateFormat?: string;
+  mergeLogs?: boolean;
+  logType?: string;
+  env?: string;
+  only?: string;
+  strict?: boolean;
+  force?: boolean;
+  updateEnv?: boolean;
 }
 
 // commander is CommonJS: require() loads it in about half the time that import() takes, since
@@ -75,49 +87,51 @@ export function buildProgram(): Command {
     .option('--max-memory-restart <size>', 'reload a process above this memory, e.g. 300M')
     .option('--no-autorestart', 'do not restart processes that exit')
     .option('--shutdown-with-message', "stop by sending 'shutdown' over IPC instead of a signal")
+    .option('-o, --output <path>', 'stdout log file (pm2 out_file; /dev/null discards)')
+    .option('-e, --error <path>', 'stderr log file (pm2 error_file; /dev/null discards)')
+    .option('-l, --log [path]', 'also write both streams to one file (pm2 log_file)')
+    .option('--time', 'prefix log lines with the time (YYYY-MM-DDTHH:mm:ss)')
+    .option('--log-date-format <format>', 'prefix log lines with the time in this format (pm2 date tokens)')
+    .option('--merge-logs', 'one log file per stream for every process (the default)')
+    .option('--no-merge-logs', 'one log file per stream and instance (<file>-<instance>.log)')
+    .option('--log-type <type>', '"json": one JSON object per line')
+    .option('--env <name>', 'config files: add each app\'s env_<name> over its env')
+    .option('--only <names>', 'config files: start only these apps (comma-separated)')
+    .option('--strict', 'config files: unknown or unsupported options are errors, not warnings')
+    .option('-f, --force', 'a script that already runs is restarted instead of refused')
+    .option('--update-env', 'accepted for pm2 compatibility (a started app always gets this environment)')
     .option('--json', 'print the started processes as JSON')
     .action(async (target: string, args: string[], opts: StartOptions & { json?: boolean }) => {
-      const { existsSync } = await import('node:fs');
-      if (!existsSync(target) && /^[\w.@-]+$/.test(target) && !/\.(c|m)?js$|\.json$/.test(target)) {
-        // `start <name>` on an app the daemon knows starts its stopped processes, as in pm2.
-        // No daemon means no such app: fail without starting one.
-        const rows = await withDaemon((sv) => sv.call('restart', { target }), { start: false }).catch((error: unknown) => {
-          if (error instanceof SupervisorError && (error.code === 'NOT_FOUND' || error.code === 'UNREACHABLE')) {
-            throw new SupervisorError('FAILED', `script ${target} does not exist, and no app is named "${target}"`);
-          }
-          throw error;
-        });
-        printRows(rows, opts.json);
-        return;
-      }
-      const { isConfigFile, loadConfigFile } = await import('./config-file.js');
-      const { toAppSpec } = await import('./app-config.js');
-      const specs = isConfigFile(target)
-        ? await loadConfigFile(target, process.env, warn)
-        : [
-            toAppSpec(
-              {
-                script: target,
-                args,
-                ...(opts.name !== undefined && { name: opts.name }),
-                ...(opts.instances !== undefined && { instances: opts.instances }),
-                ...(opts.mode !== undefined && { exec_mode: opts.mode }),
-                ...(opts.balance !== undefined && { balance: opts.balance }),
-                ...(opts.waitReady !== undefined && { wait_ready: opts.waitReady }),
-                ...(opts.listenTimeout !== undefined && { listen_timeout: opts.listenTimeout }),
-                ...(opts.killTimeout !== undefined && { kill_timeout: opts.killTimeout }),
-                ...(opts.interpreter !== undefined && { interpreter: opts.interpreter }),
-                ...(opts.nodeArgs !== undefined && { node_args: opts.nodeArgs }),
-                ...(opts.maxMemoryRestart !== undefined && { max_memory_restart: opts.maxMemoryRestart }),
-                ...(opts.autorestart === false && { autorestart: false }),
-                ...(opts.shutdownWithMessage !== undefined && { shutdown_with_message: opts.shutdownWithMessage }),
-              },
-              { cwd: process.cwd(), env: process.env, warn },
-            ),
-          ];
-      if (isConfigFile(target) && (opts.name || opts.instances)) warn('--name and -i apply to scripts; the config file decides for its apps');
-      const rows = await withDaemon((sv) => sv.call('start', { apps: specs }));
-      printRows(rows, opts.json);
+      const { startCommand } = await import('./start-command.js');
+      const config = {
+        ...(opts.name !== undefined && { name: opts.name }),
+        ...(opts.instances !== undefined && { instances: opts.instances }),
+        ...(opts.mode !== undefined && { exec_mode: opts.mode }),
+        ...(opts.balance !== undefined && { balance: opts.balance }),
+        ...(opts.waitReady !== undefined && { wait_ready: opts.waitReady }),
+        ...(opts.listenTimeout !== undefined && { listen_timeout: opts.listenTimeout }),
+        ...(opts.killTimeout !== undefined && { kill_timeout: opts.killTimeout }),
+        ...(opts.interpreter !== undefined && { interpreter: opts.interpreter }),
+        ...(opts.nodeArgs !== undefined && { node_args: opts.nodeArgs }),
+        ...(opts.maxMemoryRestart !== undefined && { max_memory_restart: opts.maxMemoryRestart }),
+        ...(opts.autorestart === false && { autorestart: false }),
+        ...(opts.shutdownWithMessage !== undefined && { shutdown_with_message: opts.shutdownWithMessage }),
+        ...(opts.output !== undefined && { out_file: opts.output }),
+        ...(opts.error !== undefined && { error_file: opts.error }),
+        ...(opts.log !== undefined && { log_file: opts.log }),
+        ...(opts.time !== undefined && { time: opts.time }),
+        ...(opts.logDateFormat !== undefined && { log_date_format: opts.logDateFormat }),
+        ...(opts.mergeLogs !== undefined && { merge_logs: opts.mergeLogs }),
+        ...(opts.logType !== undefined && { log_type: opts.logType }),
+      };
+      const flags = {
+        config,
+        ...(opts.env !== undefined && { envName: opts.env }),
+        ...(opts.only !== undefined && { only: opts.only.split(/[,\s]+/).filter((name) => name.length > 0) }),
+        ...(opts.strict !== undefined && { strict: opts.strict }),
+        ...(opts.force !== undefined && { force: opts.force }),
+      };
+      printRows(await startCommand(target, args, flags, withDaemon, warn), opts.json);
     });
 
   program
@@ -135,13 +149,30 @@ export function buildProgram(): Command {
   ] as const) {
     const command = program.command(name).description(description);
     if (name === 'delete') command.alias('del');
+    // pm2's startOrReload; what it does with a config file comes with config-file targets.
+    if (name === 'reload') command.alias('startOrReload');
+    if (name === 'restart' || name === 'reload') command.option('--update-env', 'accepted for pm2 compatibility; the environment is not replaced yet');
     command
-      .argument('<target>', 'app name, process id, or "all"')
+      .argument('<target>', 'app name, namespace, process id, or "all"')
       .option('--json', 'print the affected processes as JSON')
       .action(async (target: string, opts: { json?: boolean }) => {
-        printRows(await withDaemon((sv) => sv.call(name, { target })), opts.json);
+        const rows = await withDaemon((sv) => sv.call(name, { target }));
+        // As pm2: "all" with nothing to act on is a failure, so a deploy script notices.
+        if (target === 'all' && rows.length === 0) throw new SupervisorError('NOT_FOUND', `no apps to ${name} (see: supervisor list)`);
+        printRows(rows, opts.json);
       });
   }
+
+  program
+    .command('reset')
+    .description('set the restart counters of processes back to 0')
+    .argument('<target>', 'app name, namespace, process id, or "all"')
+    .option('--json', 'print the affected processes as JSON')
+    .action(async (target: string, opts: { json?: boolean }) => {
+      const rows = await withDaemon((sv) => sv.call('reset', { target }));
+      if (target === 'all' && rows.length === 0) throw new SupervisorError('NOT_FOUND', 'no apps to reset (see: supervisor list)');
+      printRows(rows, opts.json);
+    });
 
   program
     .command('scale')
@@ -167,24 +198,45 @@ export function buildProgram(): Command {
 
   program
     .command('logs')
-    .description('print and follow logs')
+    .description('print the last lines of the logs (rotated files included), then follow them')
     .argument('[target]', 'app name or process id', 'all')
     .option('--lines <n>', 'lines of history to print per file', '15')
     .option('--err', 'only stderr')
     .option('--out', 'only stdout')
     .option('--no-follow', 'print history and exit')
-    .action(async (target: string, opts: { lines: string; err?: boolean; out?: boolean; follow: boolean }) => {
+    .option('--json', "one JSON object per line (pm2's fields: message, timestamp, type, process_id, app_name)")
+    .option('--timestamp [format]', 'prefix followed lines with the time they arrive (pm2 date tokens)')
+    .action(async (target: string, opts: { lines: string; err?: boolean; out?: boolean; follow: boolean; json?: boolean; timestamp?: string | boolean }) => {
+      if (!/^\d+$/.test(opts.lines)) throw new SupervisorError('INVALID_REQUEST', `--lines must be a whole number (got "${opts.lines}")`);
+      const timestamp = opts.timestamp === undefined ? null : opts.timestamp === true ? 'YYYY-MM-DD-HH:mm:ss' : String(opts.timestamp);
+      if (timestamp !== null) {
+        const { compileDateFormat } = await import('../shared/log-date-format.js');
+        try {
+          compileDateFormat(timestamp);
+        } catch (error) {
+          throw new SupervisorError('INVALID_REQUEST', `--timestamp format ${(error as Error).message}`);
+        }
+      }
       const { showLogs } = await import('./logs-command.js');
-      await showLogs(target, { lines: Number(opts.lines), err: !!opts.err, out: !!opts.out, follow: opts.follow });
+      await showLogs(target, { lines: Number(opts.lines), err: !!opts.err, out: !!opts.out, follow: opts.follow, json: !!opts.json, timestamp });
     });
 
   program
     .command('flush')
-    .description('empty log files')
+    .description('empty log files, current and rotated')
     .argument('[target]', 'app name', 'all')
     .action(async (target: string) => {
       const { files } = await withDaemon((sv) => sv.call('flush', { target }));
       print(`emptied ${files} log files`);
+    });
+
+  program
+    .command('reload-logs')
+    .alias('reloadLogs')
+    .description('reopen every log file (after logrotate moved them; SIGUSR2 to the daemon does the same)')
+    .action(async () => {
+      const { files } = await withDaemon((sv) => sv.call('reload-logs', {}));
+      print(`reopened ${files} log files`);
     });
 
   program
@@ -269,13 +321,25 @@ export function buildProgram(): Command {
     .command('daemon')
     .description('run the daemon (--foreground for systemd and containers)')
     .option('--foreground', 'stay in the foreground; SIGTERM stops apps gracefully and saves them')
-    .action(async (opts: { foreground?: boolean }) => {
+    .option('--metrics <address>', 'serve /metrics, /healthz and /readyz on host:port (or a port, on 127.0.0.1)')
+    .option('--start <config-or-script>', 'with --foreground: start these apps instead of those saved in dump.json')
+    .action(async (opts: { foreground?: boolean; metrics?: string; start?: string }) => {
+      if (opts.metrics !== undefined) {
+        const { parseMetricsAddress } = await import('../shared/metrics-address.js');
+        parseMetricsAddress(opts.metrics);
+        // One source of truth for the daemon, whichever way it is started: its environment.
+        process.env['SUPERVISOR_METRICS'] = opts.metrics;
+      }
+      if (opts.start !== undefined && !opts.foreground) throw new SupervisorError('INVALID_REQUEST', '--start needs --foreground');
       if (opts.foreground) {
         const { main } = await import('../daemon/main.js');
-        await main({ foreground: true });
+        await main({ foreground: true, ...(opts.start !== undefined && { start: opts.start }) });
         return;
       }
-      await withDaemon(async (sv) => print(`daemon pid ${sv.daemon.pid}`));
+      await withDaemon(async (sv) => {
+        print(`daemon pid ${sv.daemon.pid}`);
+        if (opts.metrics !== undefined && !sv.startedDaemon) warn(`a daemon was already running: --metrics applies only to a daemon this command starts`);
+      });
     });
 
   program

@@ -15,7 +15,7 @@ interface Pending {
 export class Connection {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
-  #onEvent: (event: EventFrame) => void = () => undefined;
+  readonly #eventListeners = new Set<(event: EventFrame) => void>();
   #closedError: Error | null = null;
   daemon: DaemonInfo | null = null;
 
@@ -43,8 +43,9 @@ export class Connection {
 
   onClose: () => void = () => undefined;
 
+  /** Adds a listener for subscribed events (logs, process events, bus messages). */
   onEvent(listener: (event: EventFrame) => void): void {
-    this.#onEvent = listener;
+    this.#eventListeners.add(listener);
   }
 
   request<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
@@ -69,7 +70,7 @@ export class Connection {
     }
     if (!isRecord(frame)) return;
     if (typeof frame['event'] === 'string') {
-      this.#onEvent(frame as unknown as EventFrame);
+      for (const listener of this.#eventListeners) listener(frame as unknown as EventFrame);
       return;
     }
     const id = frame['id'];

@@ -62,10 +62,28 @@ export function describeText(apps: readonly AppDescription[]): string {
     for (const l of app.listeners) {
       out.push(`  listens on   ${l.address}${l.error ? `  ERROR ${l.error}` : ''}${l.queued ? `  ${l.queued} queued` : ''}${l.dropped ? `  ${l.dropped} dropped` : ''}`);
     }
+    const l = s.logs;
+    const rotation = l.maxSize === 0 ? 'never rotated' : `rotated at ${l.maxSize === null ? 'the daemon default' : formatBytes(l.maxSize)}, ${l.retain ?? 'default'} kept${l.compress ? ', gzipped' : ''}`;
+    out.push(`  logs         ${l.mergeLogs ? 'merged' : 'one file per instance'}${l.logType === 'json' ? ', JSON lines' : ''}${l.dateFormat ? `, dated "${l.dateFormat}"` : ''}; ${rotation}`);
+    for (const log of app.logs) {
+      const which = `${log.stream}${log.instance === null ? '' : ` ${log.instance}`}`;
+      if (log.file === '/dev/null') {
+        out.push(`  log ${which.padEnd(8)} /dev/null`);
+        continue;
+      }
+      const trouble = [
+        log.linesDropped ? `${log.linesDropped} lines dropped` : '',
+        log.lastError ? `${log.failing ? 'FAILING' : 'last error'} ${log.lastError} at ${new Date(log.lastErrorAt ?? 0).toISOString()}` : '',
+      ].filter(Boolean);
+      out.push(`  log ${which.padEnd(8)} ${log.file} (${formatBytes(log.size)})${trouble.length ? `  ${trouble.join(', ')}` : ''}`);
+    }
     for (const p of app.processes) {
       out.push(`  process ${p.id} (instance ${p.instance})`);
       out.push(`    status     ${p.status}${p.pid ? `, pid ${p.pid}` : ''}, ${p.restarts} restarts, up ${formatDuration(p.uptimeMs)}`);
       out.push(`    usage      cpu ${p.cpu}%, mem ${formatBytes(p.memory)}${s.mode === 'cluster' ? `, ${p.connections} open connections, ${p.handled} handled` : ''}`);
+      if (p.messages && (p.messages.in || p.messages.out || p.messages.dropped)) {
+        out.push(`    messages   ${p.messages.in} in, ${p.messages.out} out, ${p.messages.dropped} dropped`);
+      }
       if (p.erroredReason) out.push(`    errored    ${p.erroredReason}`);
       if (p.nextRestartAt) out.push(`    next start ${new Date(p.nextRestartAt).toISOString()}`);
       if (p.lastExit) {

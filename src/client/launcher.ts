@@ -75,6 +75,8 @@ export async function connectIfRunning(paths: HomePaths): Promise<Connection | n
 async function startDaemon(paths: HomePaths): Promise<void> {
   // The daemon would refuse it too, but only in its log: say it here, and start nothing.
   handOffWindowSetting(process.env);
+  (await import('../shared/metrics-address.js')).metricsAddressSetting(process.env);
+  (await import('../shared/log-options.js')).rotationFromEnv(process.env);
   const { spawn } = await import('node:child_process');
   mkdirSync(paths.home, { recursive: true, mode: 0o700 });
   chmodSync(paths.home, 0o700);

@@ -2,8 +2,8 @@
  * The CLI's WebSocket client: an HTTP upgrade on daemon.sock, then text frames (framing in
  * shared/ws-frames.ts). The peer is always our own daemon on a local socket.
  */
-import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { randomKeyBytes } from '../shared/sha1.js';
 import { acceptKey, closePayload, encodeFrame, FrameDecoder, OP_CLOSE, OP_PONG, OP_TEXT } from '../shared/ws-frames.js';
 
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -18,7 +18,7 @@ export interface TextSocket {
 export function connectWebSocket(socketPath: string, timeoutMs: number): Promise<TextSocket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
-    const key = randomBytes(16).toString('base64');
+    const key = randomKeyBytes(16).toString('base64');
     const decoder = new FrameDecoder({ maxMessageBytes: MAX_MESSAGE_BYTES, expectMasked: false });
     const timer = setTimeout(() => {
       socket.destroy();

@@ -18,7 +18,7 @@ import type { ClusterSocket, SocketTable } from './cluster/socket-table.js';
 import type { Clock } from './clock.js';
 import type { WorkerMember } from './cluster/worker-member.js';
 import type { EventBus } from './events.js';
-import { AppLogs } from './logs.js';
+import type { AppLogs, LogService } from './logs.js';
 import type { ManagedProcess, ProcessIdentity } from './managed-process.js';
 import { MemoryGuard } from './memory-guard.js';
 import { checkAborted, OperationQueue, untilAborted } from './operations.js';
@@ -30,7 +30,7 @@ import { sameSpec } from '../shared/app-spec-compare.js';
 export const SETTLE_MS = 2000;
 
 /** The log side of an app, as the lifecycle code uses it. */
-export type AppLogsLike = Pick<AppLogs, 'sinkFor' | 'note' | 'flush' | 'close'>;
+export type AppLogsLike = Pick<AppLogs, 'sinkFor' | 'note' | 'flush' | 'close' | 'reopen' | 'describe'>;
 
 export interface AppContext {
   logDir: string;
@@ -39,6 +39,8 @@ export interface AppContext {
   /** The daemon's listening sockets for cluster apps, shared by every app on one address. */
   sockets: SocketTable;
   clock: Clock;
+  /** Where app logs go by default (the daemon's); unit tests pass createLogs instead. */
+  logService?: LogService;
   allocateId(): number;
   /** Every process the daemon starts is reported here (the daemon-wide process table). */
   track(process: ManagedProcess): void;
@@ -49,7 +51,9 @@ export interface AppContext {
   /** Starts a process; the default spawns a WorkerProcess. Unit tests pass fakes. */
   spawn?(spec: AppSpec, identity: ProcessIdentity, logs: AppLogsLike): ManagedProcess;
   /** The app's logs; the default writes files under logDir. */
-  createLogs?(name: string): AppLogsLike;
+  createLogs?(name: string, spec: AppSpec): AppLogsLike;
+  /** Every process started, with its app and slot id: the message router attaches to it (src/daemon/messages/). */
+  processStarted?(app: App, slotId: number, process: ManagedProcess): void;
 }
 
 /** Traffic of a cluster worker the app answers: Node's cluster protocol, and reported closes. */
@@ -65,7 +69,8 @@ const MAX_ADDRESSES_PER_APP = 256;
 
 export class App implements SlotHost {
   readonly slots: Slot[] = [];
-  readonly logs: AppLogsLike;
+  /** Replaced when an update changes the log options; processes keep the sink they started with. */
+  logs: AppLogsLike;
   readonly ops: OperationQueue;
   /** The addresses the app's workers listen on, by key; held in the daemon's socket table. */
   readonly sockets = new Map<string, ClusterSocket>();
@@ -84,7 +89,7 @@ export class App implements SlotHost {
     restore: readonly { id: number; instance: number }[] = [],
   ) {
     this.ops = new OperationQueue(spec.name);
-    this.logs = context.createLogs?.(spec.name) ?? new AppLogs(context.logDir, spec.name, context.bus);
+    this.logs = this.#createLogs(spec);
     if (restore.length > 0) for (const { id, instance } of restore) this.slots.push(new Slot(id, instance, this));
     else for (let instance = 0; instance < spec.instances; instance++) this.#addSlot();
     this.#startMemoryGuard();
@@ -105,8 +110,9 @@ export class App implements SlotHost {
   readonly spawn = (identity: ProcessIdentity): ManagedProcess => {
     const process = this.context.spawn
       ? this.context.spawn(this.spec, identity, this.logs)
-      : new WorkerProcess({ spec: this.spec, identity, runtimeUrl: this.context.runtimeUrl, logs: this.logs.sinkFor(identity.slotId) });
+      : new WorkerProcess({ spec: this.spec, identity, runtimeUrl: this.context.runtimeUrl, logs: this.logs.sinkFor(identity.slotId, identity.instance) });
     this.context.track(process);
+    this.context.processStarted?.(this, identity.slotId, process);
     return process;
   };
 
@@ -203,6 +209,7 @@ export class App implements SlotHost {
   update(spec: AppSpec, how: 'reload' | 'restart'): Promise<boolean> {
     return this.ops.run('update', async (signal) => {
       const before = this.spec;
+      const logsBefore = this.logs;
       const changed = !sameSpec({ ...before, instances: 0 }, { ...spec, instances: 0 });
       if (changed) {
         this.spec = { ...spec, instances: this.slots.length };
@@ -210,6 +217,8 @@ export class App implements SlotHost {
         if (how === 'reload' && before.mode === 'cluster' && spec.mode === 'cluster') await this.#replaceAll(this.slots, signal);
         else await Promise.all(this.#stillHere(this.slots).map((slot) => slot.hold(() => slot.restart())));
         if (spec.mode !== 'cluster') this.closeSockets();
+        // New log options: the replaced processes wrote to the old files until they went.
+        if (this.logs !== logsBefore) void logsBefore.close();
         checkAborted(signal);
       }
       for (const slot of this.slots) if (!slot.wanted) slot.start();
@@ -233,8 +242,15 @@ export class App implements SlotHost {
   }
 
   /** What follows from a new spec besides the processes themselves. */
+  #createLogs(spec: AppSpec): AppLogsLike {
+    const logs = this.context.createLogs?.(spec.name, spec) ?? this.context.logService?.forApp(spec.name, spec.logs);
+    if (!logs) throw new Error('an app needs createLogs or a logService');
+    return logs;
+  }
+
   #specChanged(before: AppSpec): void {
     for (const slot of this.slots) slot.specChanged();
+    if (JSON.stringify(before.logs) !== JSON.stringify(this.spec.logs)) this.logs = this.#createLogs(this.spec);
     if (before.maxMemoryRestart !== this.spec.maxMemoryRestart) {
       this.#memoryGuard?.stop();
       this.#memoryGuard = null;
@@ -477,7 +493,7 @@ export class App implements SlotHost {
     this.#disposed = true;
     this.#memoryGuard?.stop();
     this.closeSockets();
-    this.logs.close();
+    void this.logs.close();
   }
 
   describe(processes: AppDescription['processes']): AppDescription {
@@ -492,6 +508,6 @@ export class App implements SlotHost {
     if (failed && !listeners.some((l) => l.address === failed.address)) {
       listeners.push({ address: failed.address, error: `${failed.error.code} ${failed.error.message}`, queued: 0, dropped: 0 });
     }
-    return { name: this.name, spec: this.spec, listeners, processes };
+    return { name: this.name, spec: this.spec, listeners, processes, logs: this.logs.describe() };
   }
 }

@@ -166,7 +166,7 @@ export async function loadDesiredState(file: string): Promise<DesiredState | { u
       apps: raw['apps'].map((app, i) => {
         if (!isRecord(app) || !Array.isArray(app['slots'])) throw new Error(`apps[${i}] is malformed`);
         return {
-          spec: validateAppSpec(app['spec'], `apps[${i}].spec`),
+          spec: validateAppSpec(app['spec'], `apps[${i}].spec`, { fillDefaults: true }),
           slots: app['slots'].map((slot) => savedSlot(slot)),
         };
       }),

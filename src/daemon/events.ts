@@ -1,12 +1,15 @@
 /**
- * The daemon's event bus: log lines and process status changes, fanned out to subscribed
- * client connections. Publishing with no subscribers costs one check.
+ * The daemon's event bus: log lines, process status changes and app messages (pm2's bus),
+ * fanned out to subscribed client connections. Publishing with no subscribers costs one check.
  */
+import type { BusPacket } from '../shared/messages.js';
 import type { EventFrame, LogEvent, ProcessEvent } from '../shared/protocol.js';
 
 export interface Subscriber {
   logs: boolean;
   events: boolean;
+  /** App messages `{ type, data, topic }` (launchBus). */
+  messages: boolean;
   /** Only this app's events, or every app's when null. */
   app: string | null;
   /** Only this process id's events, when set. */
@@ -19,6 +22,11 @@ export class EventBus {
 
   get wantsLogs(): boolean {
     for (const s of this.#subscribers) if (s.logs) return true;
+    return false;
+  }
+
+  get wantsMessages(): boolean {
+    for (const s of this.#subscribers) if (s.messages) return true;
     return false;
   }
 
@@ -37,6 +45,18 @@ export class EventBus {
     for (const s of this.#subscribers) {
       if (s.events && matches(s, event.app, event.id)) s.deliver({ event: 'process', data: event });
     }
+  }
+
+  /** Returns how many subscribers got the packet. */
+  message(packet: BusPacket): number {
+    let delivered = 0;
+    for (const s of this.#subscribers) {
+      if (s.messages && matches(s, packet.process.name, packet.process.id)) {
+        s.deliver({ event: 'message', data: packet });
+        delivered += 1;
+      }
+    }
+    return delivered;
   }
 }
 

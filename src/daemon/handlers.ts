@@ -6,6 +6,7 @@ import { isSignalName } from '../shared/app-spec-validate.js';
 import { SupervisorError } from '../shared/errors.js';
 import { PROTOCOL_VERSION, type DaemonInfo, type Method, type Params, type ProcessInfo, type Result, type UpdateResult } from '../shared/protocol.js';
 import type { EventBus, Subscriber } from './events.js';
+import type { MessageRouter } from './messages/router.js';
 import { withMetrics } from './metrics.js';
 import type { Registry, Selection } from './registry.js';
 import { checkInvariants } from './invariants.js';
@@ -14,6 +15,7 @@ import { loadDump, saveDump } from './state-file.js';
 export interface HandlerContext {
   registry: Registry;
   bus: EventBus;
+  messages: MessageRouter;
   dumpFile: string;
   info(): DaemonInfo;
   /** A notice for the next client (e.g. apps restored after a crash), given out once. */
@@ -75,6 +77,12 @@ export const handlers: HandlerMap = {
     return rowsOf(ctx.registry, selection);
   },
 
+  reset: async ({ target }, ctx) => {
+    const selection = ctx.registry.select(target);
+    for (const { slots } of selection) for (const slot of slots) slot.resetCounters();
+    return rowsOf(ctx.registry, selection);
+  },
+
   describe: async ({ target }, ctx) => {
     const selection = ctx.registry.select(target);
     const rows = await withMetrics(ctx.registry, rowsOf(ctx.registry, selection));
@@ -86,6 +94,7 @@ export const handlers: HandlerMap = {
           erroredReason: slot.erroredReason,
           nextRestartAt: slot.nextRestartAt,
           unstableExits: slot.policy.unstableExits,
+          messages: { ...ctx.messages.counters(slot) },
         })),
       ),
     );
@@ -119,9 +128,20 @@ export const handlers: HandlerMap = {
     return { delivered };
   },
 
+  sendData: async ({ id, packet }, ctx) => {
+    ctx.messages.sendData(id, packet);
+    return { success: true, data: packet };
+  },
+
   flush: async ({ target }, ctx) => {
     let files = 0;
     for (const { app } of ctx.registry.select(target)) files += await app.logs.flush();
+    return { files };
+  },
+
+  'reload-logs': async (_params, ctx) => {
+    let files = 0;
+    for (const app of ctx.registry.apps.values()) files += await app.logs.reopen();
     return { files };
   },
 
@@ -162,7 +182,7 @@ export const handlers: HandlerMap = {
     return result;
   },
 
-  subscribe: async ({ target, logs, events }, ctx) => {
+  subscribe: async ({ target, logs, events, messages = false }, ctx) => {
     let app: string | null = null;
     let id: number | null = null;
     if (target !== 'all') {
@@ -170,7 +190,7 @@ export const handlers: HandlerMap = {
       app = selection?.app.name ?? null;
       if (selection && selection.app.name !== target) id = selection.slots[0]?.id ?? null;
     }
-    ctx.connection.subscribe({ logs, events, app, id });
+    ctx.connection.subscribe({ logs, events, messages, app, id });
     return { subscribed: true };
   },
 

@@ -60,8 +60,11 @@ export interface ManagedProcess extends EventEmitter<ProcessEvents> {
   readonly clusterId: number | null;
   /** The last lines it wrote to stderr. */
   stderrLines(max?: number): string[];
-  /** Sends a runtime message; false when the channel is gone. */
-  sendRuntime(message: RuntimeMessage): boolean;
+  /**
+   * Sends a runtime message; false when the channel is gone. `onWritten` runs once the channel
+   * has written it (the message router bounds its queue so).
+   */
+  sendRuntime(message: RuntimeMessage, onWritten?: () => void): boolean;
   /**
    * Sends a message of Node's cluster protocol with our next `seq`, which it returns (null when
    * the channel is gone); with a handle, `onLost` runs if it reaches the worker without it.
@@ -69,8 +72,8 @@ export interface ManagedProcess extends EventEmitter<ProcessEvents> {
   sendCluster(message: Record<string, unknown>, handle?: unknown, onLost?: () => void): number | null;
   /** Hands over a connection as `newconn` (see the hand-off window in worker-process.ts); its answer comes as 'connectionAck'. */
   sendConnection(key: string, handle: unknown, onLost: () => void): number | null;
-  /** Delivers a message to the app's process.on('message'). */
-  sendMessage(data: unknown): boolean;
+  /** Delivers a message to the app's process.on('message'); `onWritten` as for sendRuntime. */
+  sendMessage(data: unknown, onWritten?: () => void): boolean;
   /** Signals its process group; false if it is gone. */
   signal(signal: NodeJS.Signals): boolean;
   /**

@@ -45,7 +45,7 @@ async function sampleUsage(pids: number[]): Promise<Record<number, { cpu: number
 }
 
 /** Asks each cluster worker how many handed connections it has open (exact, unlike counting acks). */
-async function refreshConnectionCounts(registry: Registry): Promise<void> {
+export async function refreshConnectionCounts(registry: Registry): Promise<void> {
   const asks: Promise<void>[] = [];
   for (const app of registry.apps.values()) {
     if (app.spec.mode !== 'cluster' || app.spec.balance === 'least-connections') continue;

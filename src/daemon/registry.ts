@@ -6,6 +6,7 @@
  */
 import { access, constants, stat } from 'node:fs/promises';
 import type { AppSpec } from '../shared/app-spec.js';
+import { interpreterProblem } from '../shared/commands.js';
 import { SupervisorError } from '../shared/errors.js';
 import type { ProcessInfo } from '../shared/protocol.js';
 import { App, type AppContext } from './app.js';
@@ -26,7 +27,7 @@ export interface NewApp {
   slots?: readonly { id: number; instance: number }[];
 }
 
-export interface RegistryOptions extends Pick<AppContext, 'logDir' | 'runtimeUrl' | 'bus' | 'spawn' | 'createLogs'> {
+export interface RegistryOptions extends Pick<AppContext, 'logDir' | 'runtimeUrl' | 'bus' | 'spawn' | 'createLogs' | 'logService' | 'processStarted'> {
   clock?: Clock;
   /** Something the desired state records changed. */
   changed?(): void;
@@ -57,6 +58,8 @@ export class Registry {
       forget: (app) => this.remove(app),
       ...(options.spawn && { spawn: options.spawn }),
       ...(options.createLogs && { createLogs: options.createLogs }),
+      ...(options.logService && { logService: options.logService }),
+      ...(options.processStarted && { processStarted: options.processStarted }),
     };
   }
 
@@ -109,6 +112,8 @@ export class Registry {
   async verify(spec: AppSpec): Promise<void> {
     await mustExist(spec.script, spec.interpreter === 'none' ? 'executable' : 'file', `script ${spec.script}`);
     await mustExist(spec.cwd, 'directory', `working directory ${spec.cwd}`);
+    const interpreter = interpreterProblem(spec);
+    if (interpreter !== null) throw new SupervisorError('FAILED', interpreter);
   }
 
   /** Forgets an app whose processes have stopped. */
@@ -123,6 +128,9 @@ export class Registry {
     if (target === 'all') return [...this.apps.values()].map((app) => ({ app, slots: [...app.slots] }));
     const byName = this.apps.get(target);
     if (byName) return [{ app: byName, slots: [...byName.slots] }];
+    // pm2's namespaces: a name no app has may name a group of apps.
+    const group = [...this.apps.values()].filter((app) => app.spec.namespace === target);
+    if (group.length > 0) return group.map((app) => ({ app, slots: [...app.slots] }));
     if (/^\d+$/.test(target)) {
       const id = Number(target);
       for (const app of this.apps.values()) {

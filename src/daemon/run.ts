@@ -8,11 +8,17 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
+import { metricsAddressSetting } from '../shared/metrics-address.js';
+import { rotationFromEnv } from '../shared/log-options.js';
 import { homePaths } from '../shared/paths.js';
 import { PROTOCOL_VERSION, type DaemonInfo } from '../shared/protocol.js';
 import { ControlServer } from './control-server.js';
 import { EventBus } from './events.js';
 import { acquireHomeLock } from './lock.js';
+import type { ObservabilityEndpoint } from './observability/http-endpoint.js';
+import { appReadiness, daemonNotReady, type DaemonPhase, type ReadinessReport } from './app-readiness.js';
+import { LogService } from './logs.js';
+import { MessageRouter } from './messages/router.js';
 import { Registry } from './registry.js';
 import { DesiredStateStore, loadDesiredState, snapshot, stopLeftovers, type DesiredState } from './desired-state.js';
 import { stopBudgetMs } from './retire.js';
@@ -25,6 +31,13 @@ export interface DaemonOptions {
   log?: (line: string) => void;
   /** Save dump.json when stopping, and start its apps when starting (systemd, containers). */
   persistent?: boolean;
+  /**
+   * Start the apps of dump.json (with persistent) or of state.json (after an unclean stop);
+   * default true. False when `--start` names the apps: the image's config is the truth.
+   */
+  resurrect?: boolean;
+  /** Apps being started some other way (--start): not ready until this settles. */
+  startup?: Promise<unknown>;
 }
 
 export interface DaemonHandle {
@@ -35,6 +48,12 @@ export interface DaemonHandle {
   stop(): Promise<void>;
   /** Settles once stop() has finished, whoever called it. */
   readonly stopped: Promise<void>;
+  /** Whether every app has its wanted processes online (GET /readyz, systemd's READY=1). */
+  readiness(): ReadinessReport;
+  /** Reopens every log file (SIGUSR2, like `reload-logs`); resolves to how many. */
+  reopenLogs(): Promise<number>;
+  /** Daemon-wide log counters (bytes written, lines dropped), for metrics. */
+  readonly logs: LogService;
 }
 
 /** Slack on top of the longest stop budget before a shutdown SIGKILLs what is left. */
@@ -47,6 +66,8 @@ const RUNTIME_URL = pathToFileURL(fileURLToPath(new URL('../runtime/preload.js',
 export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   // Settings from the environment are checked before anything starts.
   handOffWindowSetting(process.env);
+  const metricsAddress = metricsAddressSetting(process.env);
+  const rotation = rotationFromEnv(process.env);
   const paths = homePaths(options.home);
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
@@ -59,10 +80,22 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   await rm(paths.socket, { force: true });
   const startedAt = Date.now();
   const bus = new EventBus();
+  const logService = new LogService({ logDir: paths.logDir, bus, log, rotation });
   const desired: { store: DesiredStateStore | null } = { store: null };
-  const registry = new Registry({ logDir: paths.logDir, runtimeUrl: RUNTIME_URL, bus, changed: () => desired.store?.schedule() });
+  const registry = new Registry({
+    logDir: paths.logDir,
+    runtimeUrl: RUNTIME_URL,
+    bus,
+    logService,
+    changed: () => desired.store?.schedule(),
+    processStarted: (app, slotId, process) => messages.attach(app, slotId, process),
+  });
+  // Before any app is restored below: it routes every process from its start.
+  const messages = new MessageRouter(registry.apps, bus);
   const store = new DesiredStateStore(paths.stateFile, () => snapshot(registry), log);
   let notice: string | null = null;
+  let phase: DaemonPhase = 'starting';
+  const readiness = (): ReadinessReport => (phase === 'running' ? appReadiness(registry) : daemonNotReady(phase));
   const info = (): DaemonInfo => ({
     pid: process.pid,
     version: VERSION,
@@ -76,6 +109,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      phase = 'stopping';
       log('stopping every app');
       registry.close();
       if (options.persistent) {
@@ -84,24 +118,52 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
       await stopAll(registry, log);
       for (const app of [...registry.apps.values()]) registry.remove(app);
       await store.clear();
+      messages.close();
       // Files first: once a client sees its connection close, the daemon must be gone for good.
       await rm(paths.socket, { force: true });
       await rm(paths.pidFile, { force: true });
       await server.close();
+      await endpoint?.close();
       lock.release();
       log('stopped');
       resolveStopped();
     })());
 
+  // Loaded only when asked for: a daemon without metrics carries no HTTP code. Bound before
+  // any app starts, so that a taken port stops the daemon with nothing to undo.
+  let endpoint: ObservabilityEndpoint | null = null;
+  if (metricsAddress) {
+    try {
+      const { startEndpoint } = await import('./observability/http-endpoint.js');
+      endpoint = await startEndpoint({
+        address: metricsAddress,
+        registry,
+        readiness,
+        log,
+        daemon: {
+          version: VERSION,
+          startedAt,
+          // The control server does not count its connections yet; the bounds on it will.
+          controlConnections: () => 0,
+          logLinesDropped: () => logService.linesDropped,
+        },
+      });
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+    log(`metrics on http://${endpoint.address}/metrics (and /healthz, /readyz)`);
+  }
+
   // Before the socket opens: a command that started this daemon sees the restored apps.
-  const saved = await loadDesiredState(paths.stateFile);
+  const saved = options.resurrect === false ? null : await loadDesiredState(paths.stateFile);
   if (saved && 'unreadable' in saved) {
     notice = `the previous daemon stopped uncleanly, but ${paths.stateFile} could not be read (${saved.unreadable}); no apps were restored`;
     log(notice);
   } else if (saved) {
     notice = await restore(registry, saved, paths.stateFile);
     log(notice);
-  } else if (options.persistent && existsSync(paths.dumpFile)) {
+  } else if (options.persistent && options.resurrect !== false && existsSync(paths.dumpFile)) {
     // Done here rather than by a second command so nothing races the daemon's own start.
     try {
       const apps = await registry.create((await loadDump(paths.dumpFile)).map((spec) => ({ spec })));
@@ -118,6 +180,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
     {
       registry,
       bus,
+      messages,
       dumpFile: paths.dumpFile,
       info,
       takeNotice: () => {
@@ -139,7 +202,12 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   }
   await writeFile(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
   log(`daemon ${VERSION} (pid ${process.pid}) listening on ${paths.socket}`);
-  return { info, stop, stopped, registry };
+  const running = (): void => {
+    if (phase === 'starting') phase = 'running';
+  };
+  if (options.startup) void options.startup.finally(running);
+  else running();
+  return { info, stop, stopped, registry, readiness, reopenLogs: () => logService.reopenAll(), logs: logService };
 }
 
 /**

@@ -215,6 +215,12 @@ export class Slot {
     return { retired: this.#retire(previous, { serves: true }) };
   }
 
+  /** `reset`: the restart count and the memory of unstable exits start again from 0. */
+  resetCounters(): void {
+    this.restarts = 0;
+    this.policy.reset();
+  }
+
   signal(signal: NodeJS.Signals): boolean {
     return this.#current?.process.signal(signal) ?? false;
   }

@@ -39,5 +39,6 @@ export async function loadDump(file: string): Promise<AppSpec[]> {
   if (!isRecord(raw) || raw['version'] !== DUMP_VERSION || !Array.isArray(raw['apps'])) {
     throw new SupervisorError('FAILED', `${file} is not a dump this version can read (version ${DUMP_VERSION} expected)`);
   }
-  return raw['apps'].map((app, i) => validateAppSpec(app, `${file}: apps[${i}]`));
+  // A dump written before an option existed gets that option's default.
+  return raw['apps'].map((app, i) => validateAppSpec(app, `${file}: apps[${i}]`, { fillDefaults: true }));
 }

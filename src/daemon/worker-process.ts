@@ -57,7 +57,8 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
     const child = spawn(command, args, {
       cwd: options.spec.cwd,
       env: workerEnv(options.spec, options.identity, this.clusterId),
-      stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+      // Streams whose lines would go nowhere (/dev/null) are not even read.
+      stdio: ['ignore', options.logs.stdio('out'), options.logs.stdio('err'), ...(ipc ? ['ipc' as const] : [])],
       // Its own process group, so a stop reaches the children it starts.
       detached: true,
     });
@@ -73,17 +74,19 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
       });
     });
     child.once('error', (error) => {
-      options.logs.write('err', Buffer.from(`[supervisor] cannot start ${command}: ${error.message}\n`));
+      options.logs.write('err', `[supervisor] cannot start ${command}: ${error.message}`);
       if (this.pid === null) {
         this.exit = { code: null, signal: null, at: Date.now() };
         queueMicrotask(() => this.emit('exit', this.exit as WorkerExit));
       }
     });
-    child.stdout?.on('data', (chunk: Buffer) => options.logs.write('out', chunk));
-    child.stderr?.on('data', (chunk: Buffer) => {
-      options.logs.write('err', chunk);
-      this.#stderrTail = (this.#stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
-    });
+    if (child.stdout) options.logs.attach('out', child.stdout);
+    if (child.stderr) {
+      options.logs.attach('err', child.stderr);
+      child.stderr.on('data', (chunk: Buffer) => {
+        this.#stderrTail = (this.#stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+      });
+    }
     child.on('message', (data) => {
       if (data === 'ready') this.emit('ready');
       else this.emit('message', data);
@@ -130,9 +133,13 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
     return this.#stderrTail.split('\n').filter((line) => line.length > 0).slice(-max);
   }
 
-  /** Sends a runtime message. False when the channel is gone. */
-  sendRuntime(message: RuntimeMessage): boolean {
-    return this.#send({ cmd: WORKER_CMD, ...message });
+  /**
+   * Sends a runtime message. False when the channel is gone. `onWritten` runs once the channel
+   * has written it (or failed to), which is how callers bound what they leave queued in the
+   * channel.
+   */
+  sendRuntime(message: RuntimeMessage, onWritten?: () => void): boolean {
+    return this.#send({ cmd: WORKER_CMD, ...message }, undefined, onWritten);
   }
 
   /**
@@ -143,7 +150,7 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
   sendCluster(message: Record<string, unknown>, handle?: unknown, onLost?: () => void): number | null {
     const seq = this.#clusterSeq++;
     if (handle !== undefined) this.#letThrough();
-    if (!this.#send({ cmd: CLUSTER_CMD, ...message, seq }, handle)) return null;
+    if (!this.#send({ cmd: CLUSTER_CMD, ...message, seq }, handle, undefined)) return null;
     if (handle !== undefined) this.#awaitingDelivery.push(onLost ?? null);
     return seq;
   }
@@ -164,21 +171,16 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
     if (Array.isArray(channel._handleQueue) && channel._handleQueue.length === 0) channel._handleQueue = null;
   }
 
-  #send(message: object, handle?: unknown): boolean {
-    if (!this.#child.connected) return false;
-    try {
-      this.#child.send(message, handle as never);
-      return true;
-    } catch {
-      return false;
-    }
+  /** Delivers an app message (what `process.on('message')` receives); `onWritten` as for sendRuntime. */
+  sendMessage(data: unknown, onWritten?: () => void): boolean {
+    return this.#send(data, undefined, onWritten);
   }
 
-  /** Delivers an app message (what `process.on('message')` receives). */
-  sendMessage(data: unknown): boolean {
+  #send(message: unknown, handle: unknown, onWritten: (() => void) | undefined): boolean {
     if (!this.#child.connected) return false;
     try {
-      this.#child.send(data as never);
+      if (onWritten) this.#child.send(message as never, handle as never, {}, () => onWritten());
+      else this.#child.send(message as never, handle as never);
       return true;
     } catch {
       return false;
@@ -275,14 +277,22 @@ export function commandLine(spec: AppSpec, runtimeUrl: string): CommandLine {
 
 function workerEnv(spec: AppSpec, identity: ProcessIdentity, clusterId: number | null): NodeJS.ProcessEnv {
   // Node makes a process with NODE_UNIQUE_ID a cluster worker: only cluster-mode workers get one.
-  const { NODE_UNIQUE_ID: _inherited, ...env } = spec.env;
-  return {
-    ...env,
+  const { NODE_UNIQUE_ID: _inherited, ...appEnv } = spec.env;
+  const env: NodeJS.ProcessEnv = {
+    ...appEnv,
     ...(clusterId !== null && { NODE_UNIQUE_ID: String(clusterId) }),
     SUPERVISOR_ID: String(identity.slotId),
     SUPERVISOR_INSTANCE: String(identity.instance),
     SUPERVISOR_APP: spec.name,
     SUPERVISOR_MODE: spec.mode,
-    NODE_APP_INSTANCE: String(identity.instance),
+    SUPERVISOR_NAMESPACE: spec.namespace,
+    // pm2's instance_var renames NODE_APP_INSTANCE (its default).
+    [spec.instanceVar]: String(identity.instance),
   };
+  if (spec.incrementVar !== null) {
+    // pm2's increment_var: the app's value (0 if unset or not a number) plus the instance number.
+    const start = Number(spec.env[spec.incrementVar]);
+    env[spec.incrementVar] = String((Number.isFinite(start) ? start : 0) + identity.instance);
+  }
+  return env;
 }

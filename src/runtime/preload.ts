@@ -10,6 +10,8 @@
  * - 'stats': report open connections;
  * - an uncaught exception tells the daemon first, so its replacement starts while this
  *   process finishes its open connections;
+ * - `supervisor-node/process` (messages between processes): implemented in messages.ts,
+ *   and resolvable even by apps that do not depend on the package (module-resolution.ts);
  * - the daemon going away ends the process and its process group: nothing is orphaned. A
  *   channel the app closed itself (cluster.worker.disconnect(), or process.disconnect() in
  *   fork mode) is not the daemon going away.
@@ -19,6 +21,8 @@ import { readFileSync } from 'node:fs';
 import { hasDaemon, onDaemon, toDaemon } from './channel.js';
 import { acceptedItself, installClusterWorker, stopAccepting } from './cluster-worker.js';
 import { drain, openCount, startReportingCloses } from './connections.js';
+import { daemonGone, installProcessApi } from './messages.js';
+import { installModuleResolution } from './module-resolution.js';
 
 const DRAIN_LIMIT_MS = 30_000;
 const ORPHAN_GRACE_MS = 1500;
@@ -32,6 +36,8 @@ function install(): void {
   if (process.env['SUPERVISOR_MODE'] === 'cluster' && !installClusterWorker()) {
     process.stderr.write('[supervisor] this Node does not run cluster workers as expected: connections are not drained at response boundaries\n');
   }
+  installProcessApi();
+  installModuleResolution();
 
   onDaemon('drain', (message) => {
     // Acknowledged at once: a worker that cannot answer this is hung, and is stopped without
@@ -84,6 +90,8 @@ function watchDisconnect(): void {
 }
 
 function onDisconnect(): void {
+  // Whoever closed it, nothing more goes to the daemon: pending message calls fail now.
+  daemonGone();
   if (cluster.worker) {
     if (!cluster.worker.exitedAfterDisconnect) onDaemonGone();
     return;
@@ -111,13 +119,18 @@ function daemonAlive(): boolean {
 
 function onDaemonGone(): void {
   setTimeout(() => process.exit(1), ORPHAN_GRACE_MS).unref();
-  try {
-    // The worker leads its own process group (the daemon spawns it detached): end the
-    // children it started along with it.
-    process.kill(-process.pid, 'SIGTERM');
-  } catch {
-    process.exit(1);
-  }
+  // Pending requests fail with DAEMON_GONE now; the signal waits one turn so that the app's
+  // handlers for those rejections run before it.
+  daemonGone();
+  setImmediate(() => {
+    try {
+      // The worker leads its own process group (the daemon spawns it detached): end the
+      // children it started along with it.
+      process.kill(-process.pid, 'SIGTERM');
+    } catch {
+      process.exit(1);
+    }
+  });
 }
 
 install();

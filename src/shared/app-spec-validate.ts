@@ -1,12 +1,15 @@
 import { isAbsolute } from 'node:path';
 import { constants } from 'node:os';
-import { BALANCE_STRATEGIES, EXEC_MODES, type AppSpec } from './app-spec.js';
+import { APP_DEFAULTS, APP_OPTIONS, MAX_INSTANCES, type AppSpec, type OptionDef } from './app-options.js';
+import { validateLogSpec } from './log-options.js';
 import { boolean, integer, invalid, oneOf, record, string, stringArray, stringMap } from './validate.js';
 
-const DAY_MS = 86_400_000;
-export const MAX_INSTANCES = 1024;
+export { MAX_INSTANCES };
+
 /** Names appear in file names and on the command line next to numeric ids. */
 const NAME_PATTERN = /^(?![0-9]+$)[A-Za-z0-9_.@-][A-Za-z0-9_.@ -]{0,99}$/;
+/** What a shell accepts as a variable name. */
+const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 export function isSignalName(value: string): value is NodeJS.Signals {
   return Object.prototype.hasOwnProperty.call(constants.signals, value);
@@ -20,49 +23,59 @@ export function validateAppName(value: unknown, field = 'name'): string {
   return name;
 }
 
-/** Checks every field of an AppSpec that came over the wire; the daemon trusts it afterwards. */
-export function validateAppSpec(value: unknown, field = 'app'): AppSpec {
+/** Checks one field of a spec by its kind in the table; values are already in spec units. */
+function checkField(def: OptionDef, value: unknown, field: string): unknown {
+  switch (def.kind) {
+    case 'text':
+      return string(value, field, { nonEmpty: true });
+    case 'optional-text':
+      return value === null ? null : string(value, field, { nonEmpty: true });
+    case 'flag':
+      return boolean(value, field);
+    case 'count':
+    case 'duration':
+    case 'size':
+    case 'instances':
+      return integer(value, field, def.min ?? 0, def.max ?? Number.MAX_SAFE_INTEGER);
+    case 'list':
+      return stringArray(value, field);
+    case 'exit-codes':
+      if (!Array.isArray(value)) invalid(`${field} must be an array of exit codes`);
+      return value.map((code, i) => integer(code, `${field}[${i}]`, def.min ?? 0, def.max ?? 255));
+    case 'choice':
+      return oneOf(value, field, def.choices ?? []);
+    case 'signal': {
+      const signal = string(value, field);
+      if (!isSignalName(signal)) invalid(`${field} "${signal}" is not a signal name`);
+      return signal;
+    }
+    case 'env':
+      return stringMap(value, field);
+    case 'logs':
+      return validateLogSpec(value, field);
+  }
+}
+
+/**
+ * Checks every field of an AppSpec that came over the wire (or from dump.json); the daemon
+ * trusts it afterwards. Unknown fields are dropped. With `fillDefaults` (dump.json written by
+ * an older version), a missing field that has a default takes it.
+ */
+export function validateAppSpec(value: unknown, field = 'app', options: { fillDefaults?: boolean } = {}): AppSpec {
   const v = record(value, field);
   const f = (key: string): string => `${field}.${key}`;
-  const script = string(v['script'], f('script'), { nonEmpty: true });
-  if (!isAbsolute(script)) invalid(`${f('script')} must be an absolute path`);
-  const cwd = string(v['cwd'], f('cwd'), { nonEmpty: true });
-  if (!isAbsolute(cwd)) invalid(`${f('cwd')} must be an absolute path`);
-  const killSignal = string(v['killSignal'], f('killSignal'));
-  if (!isSignalName(killSignal)) invalid(`${f('killSignal')} "${killSignal}" is not a signal name`);
-  const mode = oneOf(v['mode'], f('mode'), EXEC_MODES);
-  const interpreter = string(v['interpreter'], f('interpreter'), { nonEmpty: true });
-  if (mode === 'cluster' && interpreter !== 'node') invalid(`cluster mode runs Node scripts only (interpreter is "${interpreter}")`);
-  const stopExitCodes = v['stopExitCodes'];
-  if (!Array.isArray(stopExitCodes)) invalid(`${f('stopExitCodes')} must be an array of exit codes`);
-  return {
-    name: validateAppName(v['name'], f('name')),
-    script,
-    args: stringArray(v['args'], f('args')),
-    cwd,
-    env: stringMap(v['env'], f('env')),
-    mode,
-    instances: integer(v['instances'], f('instances'), 1, MAX_INSTANCES),
-    interpreter,
-    interpreterArgs: stringArray(v['interpreterArgs'], f('interpreterArgs')),
-    balance: oneOf(v['balance'], f('balance'), BALANCE_STRATEGIES),
-    killSignal,
-    killTimeoutMs: integer(v['killTimeoutMs'], f('killTimeoutMs'), 0, DAY_MS),
-    shutdownWithMessage: boolean(v['shutdownWithMessage'], f('shutdownWithMessage')),
-    autorestart: boolean(v['autorestart'], f('autorestart')),
-    waitReady: boolean(v['waitReady'], f('waitReady')),
-    listenTimeoutMs: integer(v['listenTimeoutMs'], f('listenTimeoutMs'), 0, DAY_MS),
-    minUptimeMs: integer(v['minUptimeMs'], f('minUptimeMs'), 0, DAY_MS),
-    maxRestarts: integer(v['maxRestarts'], f('maxRestarts'), 0, 1_000_000),
-    restartDelayMs: integer(v['restartDelayMs'], f('restartDelayMs'), 0, DAY_MS),
-    expBackoffRestartDelayMs: integer(v['expBackoffRestartDelayMs'], f('expBackoffRestartDelayMs'), 0, DAY_MS),
-    backoffCapMs: integer(v['backoffCapMs'], f('backoffCapMs'), 0, DAY_MS),
-    retryAfterCrashLoop: boolean(v['retryAfterCrashLoop'], f('retryAfterCrashLoop')),
-    stopExitCodes: stopExitCodes.map((c, i) => integer(c, `${f('stopExitCodes')}[${i}]`, 0, 255)),
-    maxMemoryRestart: integer(v['maxMemoryRestart'], f('maxMemoryRestart'), 0, Number.MAX_SAFE_INTEGER),
-    queueSize: integer(v['queueSize'], f('queueSize'), 0, 1_000_000),
-    queueTimeoutMs: integer(v['queueTimeoutMs'], f('queueTimeoutMs'), 0, DAY_MS),
-    drainIdleMs: integer(v['drainIdleMs'], f('drainIdleMs'), 0, DAY_MS),
-    drainTimeoutMs: integer(v['drainTimeoutMs'], f('drainTimeoutMs'), 0, DAY_MS),
-  };
+  const spec: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(APP_OPTIONS) as [keyof AppSpec, OptionDef][]) {
+    const raw = v[key] === undefined && options.fillDefaults && key in APP_DEFAULTS ? APP_DEFAULTS[key as keyof typeof APP_DEFAULTS] : v[key];
+    spec[key] = checkField(def, raw, f(key));
+  }
+  const checked = spec as AppSpec;
+  validateAppName(checked.name, f('name'));
+  if (!isAbsolute(checked.script)) invalid(`${f('script')} must be an absolute path`);
+  if (!isAbsolute(checked.cwd)) invalid(`${f('cwd')} must be an absolute path`);
+  if (checked.mode === 'cluster' && checked.interpreter !== 'node') invalid(`cluster mode runs Node scripts only (interpreter is "${checked.interpreter}")`);
+  if (!ENV_NAME_PATTERN.test(checked.instanceVar)) invalid(`${f('instanceVar')} "${checked.instanceVar}" is not an environment variable name`);
+  if (checked.incrementVar !== null && !ENV_NAME_PATTERN.test(checked.incrementVar)) invalid(`${f('incrementVar')} "${checked.incrementVar}" is not an environment variable name`);
+  validateAppName(checked.namespace, f('namespace'));
+  return checked;
 }

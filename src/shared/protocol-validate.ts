@@ -1,6 +1,6 @@
 import { validateAppName, validateAppSpec } from './app-spec-validate.js';
 import { SupervisorError } from './errors.js';
-import type { Method, Params, RequestFrame } from './protocol.js';
+import type { DataPacket, Method, Params, RequestFrame } from './protocol.js';
 import { boolean, integer, invalid, isRecord, oneOf, record, string, type Json } from './validate.js';
 
 type ParamChecker<M extends Method> = (params: Record<string, unknown>) => Params<M>;
@@ -24,6 +24,7 @@ const PARAM_CHECKERS: { [M in Method]: ParamChecker<M> } = {
   restart: target,
   reload: target,
   delete: target,
+  reset: target,
   describe: target,
   scale: (p) => ({
     name: validateAppName(p['name'], 'params.name'),
@@ -35,13 +36,24 @@ const PARAM_CHECKERS: { [M in Method]: ParamChecker<M> } = {
     if (!('data' in p)) invalid('params.data is required');
     return { ...target(p), data: p['data'] as Json };
   },
+  sendData: (p) => {
+    const id = integer(p['id'], 'params.id', 0, Number.MAX_SAFE_INTEGER);
+    const packet = record(p['packet'], 'params.packet');
+    // pm2's checks: a type, a topic and data.
+    if (typeof packet['type'] !== 'string' || packet['type'].length === 0) invalid('params.packet.type must be a non-empty string');
+    if (!packet['topic']) invalid('params.packet.topic is required');
+    if (packet['data'] === undefined) invalid('params.packet.data is required');
+    return { id, packet: { ...(packet as Record<string, Json>), id } as DataPacket };
+  },
   flush: target,
+  'reload-logs': none,
   save: none,
   resurrect: none,
   subscribe: (p) => ({
     ...target(p),
     logs: boolean(p['logs'], 'params.logs'),
     events: boolean(p['events'], 'params.events'),
+    messages: p['messages'] === undefined ? false : boolean(p['messages'], 'params.messages'),
   }),
   kill: none,
   check: none,

@@ -11,6 +11,7 @@
  */
 import type { AppSpec } from './app-spec.js';
 import type { WireError } from './errors.js';
+import type { BusPacket, MessageCounters } from './messages.js';
 import type { Json } from './validate.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -59,6 +60,8 @@ export interface ProcessDescription extends ProcessInfo {
   /** Epoch milliseconds of the next automatic restart, when one is scheduled. */
   nextRestartAt: number | null;
   unstableExits: number;
+  /** Messages between processes and to the API bus, over the slot's processes (docs/MESSAGES.md). */
+  messages: MessageCounters;
 }
 
 export interface ListenerDescription {
@@ -72,11 +75,33 @@ export interface ListenerDescription {
   dropped: number;
 }
 
+/** One log file of an app (or a stream sent to /dev/null), as `describe` shows it. */
+export interface LogFileDescription {
+  /** Which lines: stdout, stderr, or both (pm2's log_file). */
+  stream: 'out' | 'err' | 'combined';
+  /** The instance whose file this is when logs are not merged; null for the app's merged file. */
+  instance: number | null;
+  /** Absolute path, or "/dev/null" when the lines are discarded. */
+  file: string;
+  /** Bytes in the current file (rotated files not counted). */
+  size: number;
+  /** Bytes written since the daemon opened it. */
+  bytesWritten: number;
+  /** Lines lost to disk errors or overload since the daemon opened it. */
+  linesDropped: number;
+  /** The last write or open error, e.g. "ENOSPC: no space left on device, write". */
+  lastError: string | null;
+  lastErrorAt: number | null;
+  /** True while lines are being dropped; writing resumes by itself when the file takes them. */
+  failing: boolean;
+}
+
 export interface AppDescription {
   name: string;
   spec: AppSpec;
   listeners: ListenerDescription[];
   processes: ProcessDescription[];
+  logs: LogFileDescription[];
 }
 
 export interface DaemonInfo {
@@ -112,14 +137,24 @@ export interface Methods {
   restart: { params: { target: Target }; result: ProcessInfo[] };
   reload: { params: { target: Target }; result: ProcessInfo[] };
   delete: { params: { target: Target }; result: ProcessInfo[] };
+  /** Sets restart counters (and the memory of unstable exits) back to 0, as pm2's reset. */
+  reset: { params: { target: Target }; result: ProcessInfo[] };
   describe: { params: { target: Target }; result: AppDescription[] };
   scale: { params: { name: string; count: number; relative: boolean }; result: ProcessInfo[] };
   signal: { params: { target: Target; signal: string }; result: ProcessInfo[] };
   send: { params: { target: Target; data: Json }; result: { delivered: number } };
+  /**
+   * pm2's sendDataToProcessId: `packet` ({ type, topic, data, … }, with `id` set to the
+   * process id) goes to that process's process.on('message'). Result in pm2's shape.
+   */
+  sendData: { params: { id: number; packet: DataPacket }; result: { success: true; data: DataPacket } };
   flush: { params: { target: Target }; result: { files: number } };
+  /** Reopens every log file of the daemon (after an external logrotate); pm2's reloadLogs. */
+  'reload-logs': { params: NoParams; result: { files: number } };
   save: { params: NoParams; result: { file: string; apps: number } };
   resurrect: { params: NoParams; result: ProcessInfo[] };
-  subscribe: { params: { logs: boolean; events: boolean; target: Target }; result: { subscribed: true } };
+  /** `messages` (optional, default false): app messages for launchBus. */
+  subscribe: { params: { logs: boolean; events: boolean; messages?: boolean; target: Target }; result: { subscribed: true } };
   kill: { params: NoParams; result: { stopped: number } };
   /**
    * Apply a config file: apps not running are started; running apps whose spec changed get it
@@ -144,6 +179,15 @@ export type ResponseFrame =
   | { id: number; result: unknown; error?: undefined }
   | { id: number | null; error: WireError; result?: undefined };
 
+/** pm2's packet for sendDataToProcessId: `type`, `topic` and `data` are required, other fields pass. */
+export interface DataPacket {
+  id: number;
+  type: string;
+  topic: Json;
+  data: Json;
+  [key: string]: Json;
+}
+
 /** A line written by a process, streamed to subscribers. */
 export interface LogEvent {
   app: string;
@@ -162,6 +206,7 @@ export interface ProcessEvent {
   detail: string;
 }
 
-export type EventFrame = { event: 'log'; data: LogEvent } | { event: 'process'; data: ProcessEvent };
+/** After `subscribe` with `messages`: an app's `process.send({ type, data, topic })`, as pm2's bus has it. */
+export type EventFrame = { event: 'log'; data: LogEvent } | { event: 'process'; data: ProcessEvent } | { event: 'message'; data: BusPacket };
 
 export type ServerFrame = ResponseFrame | EventFrame;

@@ -7,7 +7,7 @@
  * it) costs the CLI 15-45 ms per command and the daemon about 5 MB of resident memory, and we
  * need only text frames, ping/pong and close between our own two programs.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomKeyBytes, sha1Base64 } from './sha1.js';
 
 export const OP_CONTINUATION = 0x0;
 export const OP_TEXT = 0x1;
@@ -19,7 +19,7 @@ export const OP_PONG = 0xa;
 const HANDSHAKE_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + HANDSHAKE_GUID).digest('base64');
+  return sha1Base64(key + HANDSHAKE_GUID);
 }
 
 /** A frame; client frames must be masked, server frames must not be. */
@@ -42,7 +42,7 @@ export function encodeFrame(opcode: number, payload: Buffer, masked: boolean): B
     payload.copy(frame, headerLength);
     return frame;
   }
-  const mask = randomBytes(4);
+  const mask = randomKeyBytes(4);
   mask.copy(frame, headerLength);
   const start = headerLength + 4;
   for (let i = 0; i < length; i++) frame[start + i] = (payload[i] as number) ^ (mask[i & 3] as number);

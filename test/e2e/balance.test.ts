@@ -114,11 +114,16 @@ describe('cluster mode: balancing', () => {
 
   async function holdMore(port: number, count: number): Promise<Held[]> {
     const held: Held[] = [];
-    // One at a time: each placement sees the connections placed before it.
+    // One at a time: each placement sees the connections placed before it. The worker sends its
+    // acknowledgement of a hand-off before the app sees the connection, but on a busy machine the
+    // daemon may read the next connection before that ack, and it steers new connections away
+    // from workers with hand-offs in flight. One round trip to the daemon after each connection
+    // makes it read the ack first, so the placement under test is the strategy's alone.
     for (let i = 0; i < count; i++) {
       const h = await hold(port);
       open.push(h);
       held.push(h);
+      await home.list();
     }
     return held;
   }

@@ -569,6 +569,8 @@ describe('daemon', () => {
     await expectError({ id: 13, method: 'start', params: { apps: [spec, { ...spec, name: 'idle' }] } }, 'CONFLICT', /idle/, 13);
     await expectError({ id: 14, method: 'signal', params: { target: 'idle', signal: 'SIGNOPE' } }, 'INVALID_REQUEST', /signal/, 14);
     await expectError({ id: 15, method: 'stop', params: { target: 'nope' } }, 'NOT_FOUND', /nope/, 15);
+    // An interpreter the daemon cannot find is refused at start, never a crash loop.
+    await expectError({ id: 30, method: 'start', params: { apps: [{ ...spec, interpreter: 'no-such-interpreter' }] } }, 'FAILED', /interpreter no-such-interpreter does not exist/, 30);
     await expectError({ id: 'x', method: 'ping', params: {} }, 'INVALID_REQUEST', /frame\.id/, null);
     await expectError({ id: 16.5, method: 'ping', params: {} }, 'INVALID_REQUEST', /frame\.id/, null);
     await expectError([16, 'ping'], 'INVALID_REQUEST', /frame must be an object/, null);

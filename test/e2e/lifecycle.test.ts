@@ -50,7 +50,11 @@ describe('lifecycle', () => {
       { MARKER: marker, PORT: String(port) },
     );
     await byStatus(home, 'svc', 'errored', 1);
-    const errored = await describeApp('svc');
+    // Read while errored: each retry at the cap shows 'launching' for a moment.
+    const errored = await waitFor(async () => {
+      const app = await describeApp('svc');
+      return app.processes[0]?.status === 'errored' ? app : null;
+    }, 'svc to be errored between two retries');
     expect(errored.processes[0]?.nextRestartAt).toBeGreaterThan(0); // still retrying, at the cap
     await writeFile(marker, 'up');
     const upAt = Date.now();

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import type { Home } from '../helpers.js';
+import { waitFor, type Home } from '../helpers.js';
 
 /** Pids of live processes whose environment names this home (the daemon, its workers and their children). */
 export function processesOfHome(dir: string): number[] {
@@ -71,9 +71,16 @@ export async function expectAccountedFor(home: Home): Promise<void> {
   }
   expect(check.stdout + check.stderr).toBe('ok\n');
   const daemon = await home.daemonPid();
-  const listed = new Set((await home.list()).map((row) => row.pid).filter((pid): pid is number => pid !== null));
-  const strays = processesOfHome(home.dir).filter((pid) => pid !== daemon && !listed.has(pid) && !listed.has(parentOf(pid)));
-  expect(strays, 'processes running for this home that list does not show').toEqual([]);
+  // Processes come and go (crash restarts, a replacement draining its predecessor): a stray is
+  // one seen before a listing that does not show it, still running after it, for 10 s.
+  const strays = async (): Promise<number[]> => {
+    const running = processesOfHome(home.dir);
+    const listed = new Set((await home.list()).map((row) => row.pid).filter((pid): pid is number => pid !== null));
+    return running.filter((pid) => pid !== daemon && !listed.has(pid) && !listed.has(parentOf(pid)) && isRunning(pid));
+  };
+  let last: number[] = [];
+  await waitFor(async () => (last = await strays()).length === 0, `no process running for this home that list does not show (last seen: ${last.join(' ')})`, 10_000).catch(() => undefined);
+  expect(last, 'processes running for this home that list does not show').toEqual([]);
 }
 
 export function parentOf(pid: number): number {

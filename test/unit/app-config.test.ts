@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { bytes, duration, interpreterFor, parseInstances, toAppSpec, type AppConfig } from '../../src/client/app-config.js';
+import { bytes, duration, interpreterFor, parseInstances, toAppSpec, type AppConfig, type ConvertBase } from '../../src/client/app-config.js';
+import type { CommandFinder } from '../../src/shared/commands.js';
 import { validateAppName, validateAppSpec } from '../../src/shared/app-spec-validate.js';
 import { APP_DEFAULTS, type AppSpec } from '../../src/shared/app-spec.js';
 import { SupervisorError } from '../../src/shared/errors.js';
@@ -17,10 +18,14 @@ vi.mock('node:os', async (importOriginal) => {
 
 let dir: string;
 const warnings: string[] = [];
-const base = (): { cwd: string; env: NodeJS.ProcessEnv; warn: (line: string) => void } => ({
+/** A few commands as if installed on PATH: the lookup itself is tested in commands.test.ts. */
+const INSTALLED = new Set(['python3', 'bash', 'bun']);
+const onPath: CommandFinder = (command) => (INSTALLED.has(command) ? { path: `/usr/bin/${command}`, onPath: true } : null);
+const base = (): ConvertBase => ({
   cwd: dir,
   env: { PATH: '/usr/bin', HOME: '/home/test', UNSET: undefined },
   warn: (line) => warnings.push(line),
+  findCommand: onPath,
 });
 
 beforeAll(async () => {
@@ -51,8 +56,8 @@ function errorOf(fn: () => unknown): SupervisorError {
   throw new Error('expected a SupervisorError, nothing was thrown');
 }
 
-function spec(config: Record<string, unknown>): AppSpec {
-  return toAppSpec({ script: 'app.js', ...config } as AppConfig, base());
+function spec(config: Record<string, unknown>, extra: Partial<ConvertBase> = {}): AppSpec {
+  return toAppSpec({ script: 'app.js', ...config } as AppConfig, { ...base(), ...extra });
 }
 
 describe('interpreterFor', () => {
@@ -64,7 +69,8 @@ describe('interpreterFor', () => {
     ['worker.py', 'python3'],
     ['run.sh', 'bash'],
     ['server', 'none'],
-    ['app.ts', 'none'],
+    // TypeScript runs on Node with tsx loaded (it was 'none' before tsx support).
+    ['app.ts', 'tsx'],
     ['app.rb', 'none'],
     ['dir.js/binary', 'none'],
   ])('%s → %s', (script, interpreter) => {
@@ -201,6 +207,10 @@ describe('toAppSpec', () => {
       queueTimeoutMs: APP_DEFAULTS.queueTimeoutMs,
       drainIdleMs: APP_DEFAULTS.drainIdleMs,
       drainTimeoutMs: APP_DEFAULTS.drainTimeoutMs,
+      logs: APP_DEFAULTS.logs,
+      instanceVar: 'NODE_APP_INSTANCE',
+      incrementVar: null,
+      namespace: 'default',
     } satisfies AppSpec);
     expect(warnings).toEqual([]);
   });
@@ -335,7 +345,6 @@ describe('toAppSpec', () => {
 
   describe('rejections', () => {
     it.each<[string, Record<string, unknown>, string]>([
-      ['unknown option', { foo: 1 }, 'unknown option "foo"'],
       ['unknown option (camelCase spelling)', { minUptime: 5 }, 'unknown option "minUptime"'],
       ['bad exec_mode', { exec_mode: 'thread' }, 'app.exec_mode must be fork or cluster'],
       ['bad balance', { balance: 'random' }, 'app.balance must be one of round-robin, least-connections, sticky-ip'],
@@ -370,6 +379,12 @@ describe('toAppSpec', () => {
       expect(error.message).toContain(field);
     });
 
+    it('an unknown option far from any known one is an error under --strict', () => {
+      const error = errorOf(() => spec({ foo: 1 }, { strict: true }));
+      expect(error.code).toBe('INVALID_REQUEST');
+      expect(error.message).toContain('unknown option "foo"');
+    });
+
     it('a config that is not an object is rejected', () => {
       for (const config of [null, 'app.js', ['app.js'], 42]) {
         const error = errorOf(() => toAppSpec(config as unknown as AppConfig, base(), 'apps[2]'));
@@ -379,7 +394,7 @@ describe('toAppSpec', () => {
     });
 
     it('messages name the app via `where`', () => {
-      const error = errorOf(() => toAppSpec({ script: 'app.js', bogus: true } as unknown as AppConfig, base(), 'apps[1]'));
+      const error = errorOf(() => toAppSpec({ script: 'app.js', bogus: true } as unknown as AppConfig, { ...base(), strict: true }, 'apps[1]'));
       expect(error.message).toBe('apps[1]: unknown option "bogus"');
     });
 
@@ -397,7 +412,9 @@ describe('toAppSpec', () => {
   });
 
   describe('pm2-only options', () => {
-    it.each(['watch', 'ignore_watch', 'log_date_format', 'merge_logs', 'out_file', 'namespace', 'cron_restart', 'env_production'])(
+    // namespace, env_<name> and the log options were on this list; they are honoured now.
+    // (pid_file is unsupported for good: its warning gives the reason, tested below.)
+    it.each(['watch', 'ignore_watch', 'cron_restart'])(
       '%s is ignored with a warning',
       (option) => {
         const s = spec({ [option]: true });
@@ -408,13 +425,56 @@ describe('toAppSpec', () => {
     );
 
     it('several pm2 options give one warning each', () => {
-      spec({ watch: true, time: true, vizion: false });
+      spec({ watch: true, pid_file: 'x.pid', vizion: false });
       expect(warnings).toHaveLength(3);
-      expect(warnings.join('\n')).toMatch(/"watch"[\s\S]*"time"[\s\S]*"vizion"/);
+      expect(warnings.join('\n')).toMatch(/"watch"[\s\S]*"pid_file"[\s\S]*"vizion"/);
     });
 
     it('without a warn callback they are still ignored, silently', () => {
       expect(() => toAppSpec({ script: 'app.js', watch: true } as unknown as AppConfig, { cwd: dir, env: {} })).not.toThrow();
+    });
+  });
+
+  describe("pm2's log options", () => {
+    it('turn into the log spec: paths against cwd, /dev/null and NULL, time, json, rotation', () => {
+      const s = spec({
+        out_file: 'logs/out.txt',
+        error_file: '/dev/null',
+        log_file: true,
+        merge_logs: false,
+        time: true,
+        log_type: 'json',
+        log_max_size: '1M',
+        log_retain: '3',
+        log_compress: true,
+      });
+      expect(warnings).toEqual([]);
+      expect(s.logs).toEqual({
+        outFile: join(dir, 'logs', 'out.txt'),
+        errFile: '/dev/null',
+        logFile: true,
+        mergeLogs: false,
+        dateFormat: 'YYYY-MM-DDTHH:mm:ss',
+        logType: 'json',
+        maxSize: 1024 * 1024,
+        retain: 3,
+        compress: true,
+      });
+      expect(spec({ err_file: 'NULL', log_date_format: 'HH:mm', time: true, combine_logs: false }).logs).toMatchObject({ errFile: '/dev/null', dateFormat: 'HH:mm', mergeLogs: false });
+      expect(spec({}).logs).toEqual(APP_DEFAULTS.logs);
+    });
+
+    it.each<[Record<string, unknown>, RegExp]>([
+      [{ out_file: '' }, /out_file must be a file path/],
+      [{ log_type: 'xml' }, /log_type must be "json" or "raw"/],
+      [{ log_date_format: '[oops' }, /log_date_format has an unclosed/],
+      [{ log_max_size: '1K' }, /log_max_size must be 0 \(never rotate\) or at least 64K/],
+      [{ log_max_size: 'big' }, /log_max_size must be a size/],
+      [{ log_retain: -1 }, /log_retain must be a whole number/],
+      [{ time: 'yes' }, /time must be true or false/],
+      [{ error_file: 'a', err_file: 'b' }, /same option/],
+    ])('%j is refused: %s', (config, message) => {
+      expect(errorOf(() => spec(config as Partial<AppConfig>)).message).toMatch(message);
     });
   });
 
@@ -448,5 +508,180 @@ describe('toAppSpec', () => {
     ])('%j → %j', (value, codes) => {
       expect(spec(value === undefined ? {} : { stop_exit_codes: value }).stopExitCodes).toEqual(codes);
     });
+  });
+});
+
+describe('unknown keys', () => {
+  it.each<[string, string]>([
+    ['instance', 'instances'],
+    ['minUptime', 'min_uptime'],
+    ['kill_timout', 'kill_timeout'],
+    ['max_restart', 'max_restarts'],
+    ['KILL-SIGNAL', 'kill_signal'],
+    ['autorestar', 'autorestart'],
+    ['nodeargs', 'node_args'],
+    ['drain_timout', 'drain_timeout'],
+  ])('%s is an error that names %s', (key, meant) => {
+    const error = errorOf(() => spec({ [key]: 1 }));
+    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.message).toBe(`app: unknown option "${key}" (did you mean "${meant}"?)`);
+  });
+
+  it('a key close to nothing is warned about and ignored, as pm2 does', () => {
+    expect(spec({ colour: 'blue', deploy_notes: 'x' })).toEqual(spec({}));
+    expect(warnings).toEqual(['app: ignoring unknown option "colour"', 'app: ignoring unknown option "deploy_notes"']);
+  });
+
+  it('pm2 options that stay unsupported are warned about with the reason', () => {
+    spec({ pid_file: '/tmp/x.pid', uid: 'www' });
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/^app: ignoring pm2 option "pid_file" \(not supported: .+\)$/);
+    // uid is two edits from cwd: pm2's own options are never taken for typos.
+    expect(warnings[1]).toMatch(/^app: ignoring pm2 option "uid"/);
+  });
+
+  it.each<[Record<string, unknown>, RegExp]>([
+    [{ colour: 'blue' }, /^app: unknown option "colour"$/],
+    [{ pid_file: 'x' }, /^app: pm2 option "pid_file" is not supported \(.+\)$/],
+    [{ watch: true }, /^app: pm2 option "watch" is not supported yet \(--strict\)$/],
+  ])('--strict makes %j an error', (config, message) => {
+    const error = errorOf(() => spec(config, { strict: true }));
+    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.message).toMatch(message);
+    expect(warnings).toEqual([]);
+  });
+
+  it('pm2 aliases of known options are read', () => {
+    expect(spec({ exec_interpreter: 'python3' }).interpreter).toBe('python3');
+    expect(spec({ interpreterArgs: ['--x'] }).interpreterArgs).toEqual(['--x']);
+  });
+});
+
+describe('--env <name>', () => {
+  it('adds env_<name> over env, over the start environment', () => {
+    const s = spec({ env: { A: 'env', B: 'env' }, env_production: { B: 'prod', C: 3 }, env_staging: { B: 'staging' } }, { envName: 'production' });
+    expect(s.env).toMatchObject({ PATH: '/usr/bin', A: 'env', B: 'prod', C: '3' });
+    expect(warnings).toEqual([]);
+  });
+
+  it('without --env, env_<name> keys change nothing and say nothing', () => {
+    expect(spec({ env: { A: '1' }, env_production: { A: '2' } }).env['A']).toBe('1');
+    expect(warnings).toEqual([]);
+  });
+
+  it('an app without env_<name> keeps env, with a warning (as pm2)', () => {
+    expect(spec({ env: { A: '1' } }, { envName: 'production' }).env['A']).toBe('1');
+    expect(warnings).toEqual(['app: no "env_production" for --env production; using "env" alone']);
+  });
+
+  it('env values that are objects become JSON, as in pm2', () => {
+    expect(spec({ env: { CONF: { a: 1 } } }).env['CONF']).toBe('{"a":1}');
+  });
+
+  it('env_<name> that is not an object is refused', () => {
+    expect(errorOf(() => spec({ env_production: 'x' }, { envName: 'production' })).message).toContain('app.env_production must be an object');
+  });
+});
+
+describe('options added with the schema', () => {
+  it('reads drain_timeout, instance_var, increment_var and namespace', () => {
+    expect(spec({ drain_timeout: '5s', instance_var: 'INSTANCE_ID', increment_var: 'PORT', namespace: 'api' })).toMatchObject({
+      drainTimeoutMs: 5000,
+      instanceVar: 'INSTANCE_ID',
+      incrementVar: 'PORT',
+      namespace: 'api',
+    });
+  });
+
+  it.each<[Record<string, unknown>, string]>([
+    [{ drain_timeout: '5 seconds' }, 'app.drain_timeout'],
+    [{ instance_var: 3 }, 'app.instance_var'],
+    [{ increment_var: '' }, 'app.increment_var'],
+    [{ namespace: true }, 'app.namespace'],
+  ])('rejects %j', (config, field) => {
+    const error = errorOf(() => spec(config));
+    expect(error.code).toBe('INVALID_REQUEST');
+    expect(error.message).toContain(field);
+  });
+
+  it('the daemon refuses variable names a shell would not take', () => {
+    for (const [key, value] of [['instance_var', 'MY-VAR'], ['increment_var', '1PORT'], ['namespace', 'all']] as const) {
+      const s = JSON.parse(JSON.stringify(spec({ [key]: value }))) as AppSpec;
+      expect(() => validateAppSpec(s)).toThrow(SupervisorError);
+    }
+  });
+});
+
+describe('commands and interpreters', () => {
+  const found: CommandFinder = (command) =>
+    command === 'npm' ? { path: '/usr/bin/npm', onPath: true } : command === 'next' ? { path: join(dir, 'node_modules', '.bin', 'next'), onPath: false } : command === 'ts-node' ? { path: join(dir, 'node_modules', '.bin', 'ts-node'), onPath: false } : null;
+
+  it('a script that is not a file is a command found on PATH, run by itself', () => {
+    const s = spec({ script: 'npm', args: 'start' }, { findCommand: found });
+    expect(s).toMatchObject({ script: '/usr/bin/npm', args: ['start'], interpreter: 'none', mode: 'fork', name: 'npm' });
+  });
+
+  it('or in node_modules/.bin', () => {
+    expect(spec({ script: 'next', args: ['start'] }, { findCommand: found }).script).toBe(join(dir, 'node_modules', '.bin', 'next'));
+  });
+
+  it('a missing command is FAILED naming the path and the lookup', () => {
+    const error = errorOf(() => spec({ script: 'nosuchcommand' }, { findCommand: found }));
+    expect(error.code).toBe('FAILED');
+    expect(error.message).toBe(`script ${join(dir, 'nosuchcommand')} does not exist, and no command "nosuchcommand" is in node_modules/.bin or on PATH`);
+  });
+
+  it('a missing interpreter is FAILED, as a missing script', () => {
+    const error = errorOf(() => spec({ interpreter: 'nosuchinterpreter' }, { findCommand: found }));
+    expect(error.code).toBe('FAILED');
+    expect(error.message).toBe('interpreter nosuchinterpreter does not exist (not a file, not in node_modules/.bin or on PATH)');
+  });
+
+  it('an interpreter on PATH keeps its name; one from node_modules/.bin gets its path', () => {
+    expect(spec({ script: 'worker.py' }).interpreter).toBe('python3');
+    expect(spec({ interpreter: 'ts-node' }, { findCommand: found }).interpreter).toBe(join(dir, 'node_modules', '.bin', 'ts-node'));
+  });
+
+  it('-i N with an interpreter other than Node: N fork-mode processes, with a warning', () => {
+    const s = spec({ script: 'worker.py', instances: 3 });
+    expect([s.mode, s.instances]).toEqual(['fork', 3]);
+    expect(warnings).toEqual(['app: worker.py runs with python3, not Node: 3 separate fork-mode processes, which share no port (cluster mode needs Node)']);
+  });
+
+  it('an explicit exec_mode fork says nothing', () => {
+    spec({ script: 'worker.py', instances: 3, exec_mode: 'fork' });
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('TypeScript through tsx', () => {
+  let tsDir: string;
+  beforeAll(async () => {
+    tsDir = await mkdtemp(join(tmpdir(), 'sv-tsx-'));
+    await mkdir(join(tsDir, 'node_modules', 'tsx', 'dist'), { recursive: true });
+    await writeFile(join(tsDir, 'node_modules', 'tsx', 'package.json'), JSON.stringify({ name: 'tsx', exports: { '.': './dist/loader.mjs' } }));
+    await writeFile(join(tsDir, 'node_modules', 'tsx', 'dist', 'loader.mjs'), '');
+    await writeFile(join(tsDir, 'app.ts'), 'export {};\n');
+  });
+  afterAll(async () => {
+    await rm(tsDir, { recursive: true, force: true });
+  });
+  const none: CommandFinder = () => null;
+
+  it('a .ts script runs on Node with the app\'s tsx loaded, and -i means cluster mode', () => {
+    const s = toAppSpec({ script: 'app.ts', instances: 2, node_args: '--enable-source-maps' }, { cwd: tsDir, env: {}, findCommand: none });
+    expect(s).toMatchObject({ interpreter: 'node', mode: 'cluster', instances: 2, name: 'app' });
+    expect(s.interpreterArgs).toEqual(['--enable-source-maps', '--import', `file://${join(tsDir, 'node_modules', 'tsx', 'dist', 'loader.mjs')}`]);
+  });
+
+  it('--interpreter tsx is the same', () => {
+    const s = toAppSpec({ script: 'app.ts', interpreter: 'tsx' }, { cwd: tsDir, env: {}, findCommand: none });
+    expect(s.interpreter).toBe('node');
+  });
+
+  it('without tsx anywhere it is FAILED at start, not a crash loop', () => {
+    const error = errorOf(() => toAppSpec({ script: join(dir, 'app.js'), interpreter: 'tsx' }, { cwd: '/', env: {}, findCommand: none }));
+    expect(error.code).toBe('FAILED');
+    expect(error.message).toMatch(/^interpreter tsx does not exist/);
   });
 });

@@ -109,6 +109,7 @@ function fakeSocket(key: string): ClusterSocket & { redispatched: RawHandle[] } 
     error: null,
     queued: 0,
     dropped: 0,
+    handedOff: 0,
     data: null,
     reportsCloses: false,
     ready: Promise.resolve(),
@@ -135,8 +136,8 @@ function memberOn(...keys: string[]): { worker: FakeWorker; member: WorkerMember
 }
 
 describe('a worker\'s connections in flight', () => {
-  it('an accepted connection closes our copy; the window fills and empties with the answers', () => {
-    const { worker, member } = memberOn('k');
+  it('an accepted connection closes our copy and counts on its socket; the window fills and empties with the answers', () => {
+    const { worker, member, sockets } = memberOn('k');
     const [a, b] = [new FakeHandle(), new FakeHandle()];
     expect(member.handOff('k', a)).toBe(true);
     expect(member.handOff('k', b)).toBe(true);
@@ -145,12 +146,14 @@ describe('a worker\'s connections in flight', () => {
     worker.emit('connectionAck', worker.sent[0]?.seq, true);
     expect(a.closed).toBe(true);
     expect(b.closed).toBe(false);
+    expect(sockets[0]?.handedOff).toBe(1);
     expect(member.inFlight).toBe(1);
     expect(member.saturated).toBe(false);
     // An answer to something never sent, or answered twice, changes nothing.
     worker.emit('connectionAck', worker.sent[0]?.seq, true);
     worker.emit('connectionAck', 999, false);
     expect(member.inFlight).toBe(1);
+    expect(sockets[0]?.handedOff).toBe(1);
   });
 
   it('a connection the worker did not take (its server closed) goes back to its socket; so does one that arrived without its descriptor', () => {
@@ -164,6 +167,7 @@ describe('a worker\'s connections in flight', () => {
     expect(refused.closed || lost.closed).toBe(false);
     expect(member.inFlight).toBe(0);
     expect(member.open).toBe(0);
+    expect(sockets[0]?.handedOff).toBe(0);
   });
 
   it('a connection still goes back to its socket after the worker left that socket', () => {

@@ -240,10 +240,12 @@ export function world(defaultScript: Script = {}): World {
       return process;
     },
     createLogs: (name) => ({
-      sinkFor: () => ({ write: () => undefined }),
+      sinkFor: () => ({ stdio: () => 'ignore' as const, attach: () => undefined, write: () => undefined }),
       note: (id: number, text: string) => void notes.push(`${name}/${id}: ${text}`),
       flush: async () => 0,
-      close: () => undefined,
+      reopen: async () => 0,
+      describe: () => [],
+      close: async () => undefined,
     }),
   });
   return { clock, registry, spawned, notes, scripts, live: () => spawned.filter((p) => p.alive) };

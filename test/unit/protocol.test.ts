@@ -44,14 +44,17 @@ const VALID_PARAMS: { [M in Method]: Params<M> } = {
   restart: { target: '3' },
   reload: { target: 'all' },
   delete: { target: 'web' },
+  reset: { target: 'web' },
   describe: { target: 'web' },
   scale: { name: 'web', count: -2, relative: true },
   signal: { target: 'web', signal: 'SIGUSR2' },
   send: { target: 'web', data: { nested: [1, 'two', null, true] } },
+  sendData: { id: 3, packet: { id: 3, type: 'process:msg', topic: 'greeting', data: { hello: [1] }, extra: 'kept' } },
   flush: { target: 'all' },
+  'reload-logs': {},
   save: {},
   resurrect: {},
-  subscribe: { target: 'all', logs: true, events: false },
+  subscribe: { target: 'all', logs: true, events: false, messages: true },
   kill: {},
   check: {},
   update: { apps: [validSpec() as unknown as AppSpec], how: 'reload' },
@@ -68,6 +71,20 @@ describe('parseRequest: valid frames', () => {
       expect(isMethod(method)).toBe(true);
     });
   }
+
+  it('reads a subscribe without messages as messages: false (clients before launchBus)', () => {
+    expect(parseRequest(frame({ id: 1, method: 'subscribe', params: { target: 'all', logs: true, events: true } })).params).toEqual({
+      target: 'all',
+      logs: true,
+      events: true,
+      messages: false,
+    });
+  });
+
+  it("sets sendData's packet.id to the process id, as pm2 does", () => {
+    const request = parseRequest(frame({ id: 1, method: 'sendData', params: { id: 4, packet: { id: 9, type: 'process:msg', topic: true, data: 0 } } }));
+    expect(request.params).toEqual({ id: 4, packet: { id: 4, type: 'process:msg', topic: true, data: 0 } });
+  });
 
   it('treats missing params as {} for methods without parameters', () => {
     for (const method of ['ping', 'list', 'save', 'resurrect', 'kill'] as const) {
@@ -145,6 +162,13 @@ describe('parseRequest: bad frames', () => {
     ['subscribe with a string logs', frame({ id: 1, method: 'subscribe', params: { target: 'all', logs: 'yes', events: true } }), 'params.logs'],
     ['subscribe without events', frame({ id: 1, method: 'subscribe', params: { target: 'all', logs: true } }), 'params.events'],
     ['subscribe without target', frame({ id: 1, method: 'subscribe', params: { logs: true, events: true } }), 'params.target'],
+    ['subscribe with a string messages', frame({ id: 1, method: 'subscribe', params: { target: 'all', logs: false, events: false, messages: 'yes' } }), 'params.messages'],
+    ['sendData without id', frame({ id: 1, method: 'sendData', params: { packet: { type: 'process:msg', topic: 't', data: 1 } } }), 'params.id'],
+    ['sendData with a string id', frame({ id: 1, method: 'sendData', params: { id: '3', packet: { type: 'process:msg', topic: 't', data: 1 } } }), 'params.id'],
+    ['sendData without packet', frame({ id: 1, method: 'sendData', params: { id: 3 } }), 'params.packet must be an object'],
+    ['sendData without type', frame({ id: 1, method: 'sendData', params: { id: 3, packet: { topic: 't', data: 1 } } }), 'params.packet.type'],
+    ['sendData without topic', frame({ id: 1, method: 'sendData', params: { id: 3, packet: { type: 'process:msg', data: 1 } } }), 'params.packet.topic'],
+    ['sendData without data', frame({ id: 1, method: 'sendData', params: { id: 3, packet: { type: 'process:msg', topic: 't' } } }), 'params.packet.data'],
   ];
   for (const [what, text, message] of cases) {
     it(`rejects ${what}`, () => expectInvalid(() => parseRequest(text), message));

@@ -101,8 +101,10 @@ export class WorkerMember implements Member {
   #answered(seq: number, accepted: boolean): void {
     const entry = this.#take(seq);
     if (!entry) return;
-    if (accepted) entry.handle.close();
-    else {
+    if (accepted) {
+      entry.handle.close();
+      entry.socket.handedOff += 1;
+    } else {
       // Its server closed before the connection arrived; the worker closed its copy, ours goes on.
       this.open = Math.max(0, this.open - 1);
       entry.socket.redispatch(entry.handle);

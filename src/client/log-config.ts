@@ -1,0 +1,87 @@
+/**
+ * pm2's log options, as written in a config file or on the command line, turned into the
+ * LogSpec the daemon applies: out_file, error_file, log_file, "/dev/null", merge_logs,
+ * log_date_format, time, log_type, and this project's rotation options log_max_size,
+ * log_retain, log_compress. Paths are made absolute against the app's cwd, "~" is the
+ * user's home, and pm2's "NULL" means /dev/null as it does in pm2.
+ */
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { compileDateFormat, TIME_DATE_FORMAT } from '../shared/log-date-format.js';
+import { checkMaxSize, checkRetain, DEFAULT_LOG_SPEC, DISCARD, LOG_OPTIONS, parseSize, type LogConfig, type LogSpec } from '../shared/log-options.js';
+import { invalid } from '../shared/validate.js';
+
+export type { LogConfig };
+
+/** Every key of the log options, aliases included. */
+export const LOG_OPTION_NAMES: readonly string[] = LOG_OPTIONS.flatMap((option) => [option.key, ...option.aliases]);
+
+/** The value a config gives for a log option: its key first, then its aliases (pm2's order). */
+function read(config: LogConfig, key: (typeof LOG_OPTIONS)[number]['key'], where: string): { key: keyof LogConfig; value: unknown } {
+  const option = LOG_OPTIONS.find((o) => o.key === key) as (typeof LOG_OPTIONS)[number];
+  const given = ([option.key, ...option.aliases] as (keyof LogConfig)[]).filter((name) => config[name] !== undefined);
+  // Two names of one option (error_file and err_file) is a mistake more likely than a wish.
+  if (given.length > 1) invalid(`${where}: ${given.join(' and ')} are the same option; give one`);
+  const [name] = given;
+  return name === undefined ? { key, value: undefined } : { key: name, value: config[name] };
+}
+
+export function toLogSpec(config: LogConfig, cwd: string, where: string): LogSpec {
+  const path = (key: string, value: unknown): string => {
+    if (typeof value !== 'string' || value.length === 0) invalid(`${where}.${key} must be a file path (or "/dev/null")`);
+    if (value === DISCARD || value === 'NULL') return DISCARD;
+    if (value === '~' || value.startsWith('~/')) return join(homedir(), value.slice(1));
+    return isAbsolute(value) ? value : resolve(cwd, value);
+  };
+  const flag = (option: 'merge_logs' | 'time' | 'log_compress'): boolean | undefined => {
+    const { key, value } = read(config, option, where);
+    if (value !== undefined && typeof value !== 'boolean') invalid(`${where}.${key} must be true or false`);
+    return value as boolean | undefined;
+  };
+  const out = read(config, 'out_file', where);
+  const err = read(config, 'error_file', where);
+  const log = read(config, 'log_file', where);
+
+  let dateFormat: string | null = null;
+  const format = read(config, 'log_date_format', where).value;
+  if (format !== undefined) {
+    if (typeof format !== 'string') invalid(`${where}.log_date_format must be a string such as "YYYY-MM-DD HH:mm:ss Z"`);
+    try {
+      compileDateFormat(format);
+    } catch (error) {
+      invalid(`${where}.log_date_format ${(error as Error).message}`);
+    }
+    dateFormat = format;
+  }
+  // pm2 lets time: true replace any log_date_format; here the format written out wins.
+  if (dateFormat === null && flag('time')) dateFormat = TIME_DATE_FORMAT;
+
+  const logType = read(config, 'log_type', where).value ?? 'raw';
+  if (logType !== 'raw' && logType !== 'json') invalid(`${where}.log_type must be "json" or "raw"`);
+
+  let maxSize: number | null = null;
+  const size = read(config, 'log_max_size', where).value;
+  if (size !== undefined) {
+    maxSize = parseSize(size);
+    const problem = checkMaxSize(maxSize);
+    if (problem) invalid(`${where}.log_max_size ${problem}`);
+  }
+  let retain: number | null = null;
+  const kept = read(config, 'log_retain', where).value;
+  if (kept !== undefined) {
+    const problem = checkRetain(kept);
+    if (problem) invalid(`${where}.log_retain ${problem}`);
+    retain = Number(kept);
+  }
+  return {
+    outFile: out.value === undefined ? null : path(out.key, out.value),
+    errFile: err.value === undefined ? null : path(err.key, err.value),
+    logFile: log.value === undefined || log.value === false ? null : log.value === true ? true : path(log.key, log.value),
+    mergeLogs: flag('merge_logs') ?? DEFAULT_LOG_SPEC.mergeLogs,
+    dateFormat,
+    logType,
+    maxSize,
+    retain,
+    compress: flag('log_compress') ?? null,
+  };
+}

@@ -1,0 +1,212 @@
+/**
+ * One app's logs: which files each stream of each process goes to (pm2's out_file,
+ * error_file, log_file, /dev/null, merge_logs), how its lines are written (as written, with a
+ * date, or as JSON), and the pipes it reads, paused while a file cannot keep up.
+ */
+import { basename, extname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { LogFileDescription } from '../../shared/protocol.js';
+import { DISCARD, type LogSpec, type RotationSettings } from '../../shared/log-options.js';
+import { LineSource } from './line-source.js';
+import { lineFormat, type LineFormat, type LineOrigin } from './line-format.js';
+import type { LogFile, LogFileError } from './log-file.js';
+
+export type StreamName = 'out' | 'err';
+type FileRole = LogFileDescription['stream'];
+
+/** What a process's spawner needs: how to set up its stdout and stderr, and where they go. */
+export interface LogSink {
+  /** 'ignore' when nothing would read the stream (both its files are /dev/null). */
+  stdio(stream: StreamName): 'pipe' | 'ignore';
+  /** Reads the stream into the app's files, pausing it while they cannot keep up. */
+  attach(stream: StreamName, readable: Readable): void;
+  /** A whole line from the daemon about this process ("cannot start ..."). */
+  write(stream: StreamName, text: string): void;
+}
+
+/** What AppLogs needs from the daemon-wide log service. */
+export interface AppLogsHost {
+  readonly logDir: string;
+  readonly rotation: RotationSettings;
+  /** True when someone follows logs; lines are then also published. */
+  wantsLines(): boolean;
+  publish(app: string, origin: LineOrigin, line: string): void;
+  acquire(path: string, rotation: RotationSettings, owner: AppLogs): LogFile;
+  release(file: LogFile, owner: AppLogs): Promise<void>;
+  log(line: string): void;
+}
+
+interface Target {
+  role: FileRole;
+  instance: number | null;
+  /** The file, or null when the role's lines are discarded (/dev/null). */
+  file: LogFile | null;
+}
+
+export class AppLogs {
+  readonly #targets = new Map<string, Target>();
+  readonly #instanceOf = new Map<number, number>();
+  readonly #format: LineFormat | null;
+  readonly #rotation: RotationSettings;
+  readonly #failing = new Set<LogFile>();
+  #closed = false;
+
+  constructor(
+    readonly app: string,
+    readonly spec: LogSpec,
+    private readonly host: AppLogsHost,
+  ) {
+    this.#format = lineFormat({ app, dateFormat: spec.dateFormat, json: spec.logType === 'json' });
+    this.#rotation = {
+      maxSize: spec.maxSize ?? host.rotation.maxSize,
+      retain: spec.retain ?? host.rotation.retain,
+      compress: spec.compress ?? host.rotation.compress,
+    };
+    // Merged files exist from the start, so describe and flush see them before any process writes.
+    if (spec.mergeLogs) for (const role of ['out', 'err', 'combined'] as const) this.#target(role, null);
+  }
+
+  /** A sink for one process of the app. */
+  sinkFor(id: number, instance: number): LogSink {
+    this.#instanceOf.set(id, instance);
+    return {
+      stdio: (stream) => (this.#filesFor(stream, instance).length === 0 ? 'ignore' : 'pipe'),
+      attach: (stream, readable) => this.#attach(stream, readable, id, instance),
+      write: (stream, text) => void this.#deliver(this.#filesFor(stream, instance), { id, stream }, Buffer.from(text.endsWith('\n') ? text : `${text}\n`)),
+    };
+  }
+
+  /** Notes from the daemon itself (restarts, crash loops) go to the process's error log. */
+  note(id: number, text: string): void {
+    const instance = this.#instanceOf.get(id) ?? 0;
+    const line = Buffer.from(`[supervisor] ${new Date().toISOString()} ${text}\n`);
+    this.#deliver(this.#filesFor('err', instance), { id, stream: 'err' }, line);
+  }
+
+  /** Empties every file of the app, current and rotated; returns how many files that touched. */
+  async flush(): Promise<number> {
+    const counts = await Promise.all(this.#files().map((file) => file.flush()));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Reopens every file of the app (after an external rotation); returns how many. */
+  async reopen(): Promise<number> {
+    const files = this.#files();
+    await Promise.all(files.map((file) => file.reopen()));
+    return files.length;
+  }
+
+  describe(): LogFileDescription[] {
+    return [...this.#targets.values()].map(({ role, instance, file }) => ({
+      stream: role,
+      instance,
+      file: file?.path ?? DISCARD,
+      size: file?.size ?? 0,
+      bytesWritten: file?.bytesWritten ?? 0,
+      linesDropped: file?.linesDropped ?? 0,
+      lastError: file?.lastError ? `${file.lastError.code}: ${file.lastError.message}` : null,
+      lastErrorAt: file?.lastError?.at ?? null,
+      failing: file?.failing ?? false,
+    }));
+  }
+
+  /** Writes what is queued and lets go of the files. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all(this.#files().map((file) => this.host.release(file, this)));
+  }
+
+  /** Called by the service when one of this app's files stops taking lines. */
+  fileFailed(file: LogFile, error: LogFileError): void {
+    if (this.#failing.size === 0) {
+      this.host.log(`app "${this.app}": cannot write its log ${file.path} (${error.code}: ${error.message}); its lines are dropped and counted until the file takes them again`);
+    }
+    this.#failing.add(file);
+  }
+
+  fileRecovered(file: LogFile, dropped: number): void {
+    if (!this.#failing.delete(file) || this.#failing.size > 0) return;
+    this.host.log(`app "${this.app}": writing its logs again (${dropped} lines dropped meanwhile in ${file.path})`);
+  }
+
+  #attach(stream: StreamName, readable: Readable, id: number, instance: number): void {
+    const files = this.#filesFor(stream, instance);
+    const source = new LineSource(id, instance, stream, (origin, piece) => void this.#deliver(files, origin, piece));
+    let paused = false;
+    readable.on('data', (chunk: Buffer) => {
+      const lines = source.take(chunk);
+      if (lines === null || this.#deliver(files, source, lines) || paused) return;
+      // The file is behind: stop reading, so the app blocks in write() instead of the daemon
+      // buffering. The kernel's pipe buffer holds what the app wrote meanwhile.
+      paused = true;
+      readable.pause();
+      void Promise.all(files.map((file) => file.drained())).then(() => {
+        paused = false;
+        readable.resume();
+      });
+    });
+    readable.once('end', () => {
+      const rest = source.end();
+      if (rest) this.#deliver(files, source, rest);
+    });
+    readable.on('error', () => undefined);
+  }
+
+  /** Writes whole lines to the files; false when one of them wants the source paused. */
+  #deliver(files: readonly LogFile[], origin: LineOrigin, lines: Buffer): boolean {
+    const data = this.#format ? this.#format(lines, origin) : lines;
+    let keepReading = true;
+    for (const file of files) if (!file.write(data)) keepReading = false;
+    if (this.host.wantsLines()) {
+      const text = lines.toString('utf8').split('\n');
+      text.pop();
+      for (const line of text) if (line.length > 0) this.host.publish(this.app, origin, line);
+    }
+    return keepReading;
+  }
+
+  #filesFor(stream: StreamName, instance: number): LogFile[] {
+    const files: LogFile[] = [];
+    const own = this.#target(stream, instance).file;
+    if (own) files.push(own);
+    const combined = this.#target('combined', instance).file;
+    if (combined && combined !== own) files.push(combined);
+    return files;
+  }
+
+  #files(): LogFile[] {
+    const files = new Set<LogFile>();
+    for (const { file } of this.#targets.values()) if (file) files.add(file);
+    return [...files];
+  }
+
+  #target(role: FileRole, instance: number | null): Target {
+    const which = this.spec.mergeLogs ? null : instance;
+    const key = `${role}:${which ?? ''}`;
+    let target = this.#targets.get(key);
+    if (!target) {
+      const path = this.#pathFor(role, which);
+      target = { role, instance: which, file: path === null ? null : this.host.acquire(path, this.#rotation, this) };
+      // A combined file that is not configured is no target at all: keep it out of describe.
+      if (role !== 'combined' || this.spec.logFile !== null) this.#targets.set(key, target);
+    }
+    return target;
+  }
+
+  /** Where a role's lines go, or null when they are discarded. */
+  #pathFor(role: FileRole, instance: number | null): string | null {
+    const configured = role === 'out' ? this.spec.outFile : role === 'err' ? this.spec.errFile : this.spec.logFile;
+    if (configured === DISCARD || (role === 'combined' && configured === null)) return null;
+    const path =
+      typeof configured === 'string' ? configured : join(this.host.logDir, role === 'combined' ? `${this.app}.log` : `${this.app}-${role}.log`);
+    return instance === null ? path : perInstance(path, instance);
+  }
+}
+
+/** pm2's name for one instance's file: `web-out.log` -> `web-out-2.log`. */
+export function perInstance(path: string, instance: number): string {
+  const ext = extname(path);
+  const dir = path.slice(0, path.length - basename(path).length);
+  return `${dir}${basename(path, ext)}-${instance}${ext}`;
+}

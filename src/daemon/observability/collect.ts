@@ -1,0 +1,175 @@
+/**
+ * What GET /metrics reports, gathered when a scrape asks and never in between: the registry is
+ * read as it stands, CPU and memory come from /proc, and cluster workers are asked for their
+ * open connection counts (bounded, as `list` does).
+ */
+import type { ProcessStatus } from '../../shared/protocol.js';
+import { refreshConnectionCounts } from '../metrics.js';
+import type { Registry } from '../registry.js';
+import type { EventLoopLag } from './event-loop-lag.js';
+import { processUsage, type ProcessUsage } from './proc-usage.js';
+import type { MetricFamily, Sample } from './prometheus-text.js';
+
+/** The daemon's own figures, from whichever module keeps each. */
+export interface DaemonFigures {
+  version: string;
+  startedAt: number;
+  controlConnections(): number;
+  logLinesDropped(): number;
+}
+
+export interface MetricsSource {
+  registry: Registry;
+  daemon: DaemonFigures;
+  lag: EventLoopLag | null;
+}
+
+/**
+ * One process as the collector sees it; built from the registry, then sampled. Its instance
+ * number is labelled app_instance, not instance: Prometheus gives every scraped series an
+ * `instance` label naming the target (the host), and would rename ours to exported_instance
+ * (or, with honor_labels, let ours hide which host the series came from).
+ */
+interface ProcessRow {
+  labels: { app: string; id: number; app_instance: number };
+  status: ProcessStatus;
+  pid: number | null;
+  restarts: number;
+  startedAt: number | null;
+  cluster: boolean;
+  openConnections: number;
+}
+
+interface AppRow {
+  labels: { app: string };
+  cluster: boolean;
+  handedOff: number;
+  queued: number;
+  dropped: number;
+  reloads: number;
+  crashLoop: boolean;
+}
+
+export async function collectMetrics(source: MetricsSource): Promise<MetricFamily[]> {
+  const { registry } = source;
+  await refreshConnectionCounts(registry);
+  const processes: ProcessRow[] = [];
+  const apps: AppRow[] = [];
+  for (const app of registry.apps.values()) {
+    const cluster = app.spec.mode === 'cluster';
+    let handedOff = 0;
+    let queued = 0;
+    let dropped = 0;
+    for (const socket of app.sockets.values()) {
+      handedOff += socket.handedOff;
+      queued += socket.queued;
+      dropped += socket.dropped;
+    }
+    apps.push({
+      labels: { app: app.name },
+      cluster,
+      handedOff,
+      queued,
+      dropped,
+      reloads: app.reloads,
+      crashLoop: app.slots.some((slot) => slot.state.status === 'errored'),
+    });
+    for (const slot of app.slots) {
+      const worker = slot.worker;
+      processes.push({
+        labels: { app: app.name, id: slot.id, app_instance: slot.instance },
+        status: slot.state.status,
+        pid: worker && !worker.exit ? worker.pid : null,
+        restarts: slot.restarts,
+        startedAt: worker && !worker.exit ? worker.startedAt : null,
+        cluster,
+        openConnections: slot.member?.open ?? 0,
+      });
+    }
+  }
+  const usage = await Promise.all(processes.map((p) => (p.pid === null ? null : processUsage(p.pid))));
+  return [...processFamilies(processes, usage), ...appFamilies(apps), ...daemonFamilies(source)];
+}
+
+function processFamilies(rows: readonly ProcessRow[], usage: readonly (ProcessUsage | null)[]): MetricFamily[] {
+  const each = (value: (row: ProcessRow, i: number) => number | null): Sample[] =>
+    rows.flatMap((row, i) => {
+      const v = value(row, i);
+      return v === null ? [] : [{ labels: row.labels, value: v }];
+    });
+  return [
+    { name: 'supervisor_process_up', type: 'gauge', help: 'Whether the process is online (1) or not (0).', samples: each((row) => (row.status === 'online' ? 1 : 0)) },
+    { name: 'supervisor_process_restarts_total', type: 'counter', help: 'Times the process slot was restarted or reloaded.', samples: each((row) => row.restarts) },
+    {
+      name: 'supervisor_process_cpu_seconds_total',
+      type: 'counter',
+      help: 'User and system CPU time of the current process; starts again from 0 when it is replaced.',
+      samples: each((_row, i) => usage[i]?.cpuSeconds ?? null),
+    },
+    { name: 'supervisor_process_resident_memory_bytes', type: 'gauge', help: 'Resident memory of the current process.', samples: each((_row, i) => usage[i]?.residentBytes ?? null) },
+    {
+      name: 'supervisor_process_start_time_seconds',
+      type: 'gauge',
+      help: 'When the current process was started, in seconds since the Unix epoch.',
+      samples: each((row) => (row.startedAt === null ? null : row.startedAt / 1000)),
+    },
+    {
+      name: 'supervisor_process_open_connections',
+      type: 'gauge',
+      help: 'Cluster mode: connections handed to the process that are still open.',
+      samples: each((row) => (row.cluster && row.pid !== null ? row.openConnections : null)),
+    },
+  ];
+}
+
+function appFamilies(rows: readonly AppRow[]): MetricFamily[] {
+  const each = (value: (row: AppRow) => number | null): Sample[] =>
+    rows.flatMap((row) => {
+      const v = value(row);
+      return v === null ? [] : [{ labels: row.labels, value: v }];
+    });
+  const cluster = (value: (row: AppRow) => number) => each((row) => (row.cluster ? value(row) : null));
+  return [
+    {
+      name: 'supervisor_connections_handed_off_total',
+      type: 'counter',
+      help: "Cluster mode: connections a worker acknowledged receiving from the daemon's sockets.",
+      samples: cluster((row) => row.handedOff),
+    },
+    { name: 'supervisor_connections_queued', type: 'gauge', help: 'Cluster mode: connections waiting in the daemon for a worker.', samples: cluster((row) => row.queued) },
+    {
+      name: 'supervisor_connections_dropped_total',
+      type: 'counter',
+      help: 'Cluster mode: connections closed because the queue was full or they waited too long.',
+      samples: cluster((row) => row.dropped),
+    },
+    { name: 'supervisor_reloads_total', type: 'counter', help: 'Zero-downtime reloads of the app that completed.', samples: each((row) => row.reloads) },
+    { name: 'supervisor_crash_loop', type: 'gauge', help: 'Whether a process of the app is errored (crash loop): 1, else 0.', samples: each((row) => (row.crashLoop ? 1 : 0)) },
+  ];
+}
+
+function daemonFamilies(source: MetricsSource): MetricFamily[] {
+  const { daemon, lag } = source;
+  const cpu = process.cpuUsage();
+  const lagFigures = lag?.sinceLastScrape() ?? null;
+  return [
+    { name: 'supervisor_daemon_info', type: 'gauge', help: "The daemon's version, as a label; always 1.", samples: [{ labels: { version: daemon.version }, value: 1 }] },
+    { name: 'supervisor_daemon_start_time_seconds', type: 'gauge', help: 'When the daemon started, in seconds since the Unix epoch.', samples: [{ value: daemon.startedAt / 1000 }] },
+    { name: 'supervisor_daemon_resident_memory_bytes', type: 'gauge', help: 'Resident memory of the daemon.', samples: [{ value: process.memoryUsage.rss() }] },
+    { name: 'supervisor_daemon_cpu_seconds_total', type: 'counter', help: 'User and system CPU time of the daemon.', samples: [{ value: (cpu.user + cpu.system) / 1e6 }] },
+    {
+      name: 'supervisor_daemon_event_loop_lag_p99_seconds',
+      type: 'gauge',
+      help: "99th percentile of the daemon's event-loop delay since the previous scrape.",
+      samples: lagFigures ? [{ value: lagFigures.p99Seconds }] : [],
+    },
+    {
+      name: 'supervisor_daemon_event_loop_lag_max_seconds',
+      type: 'gauge',
+      help: "Longest event-loop delay of the daemon since the previous scrape.",
+      samples: lagFigures ? [{ value: lagFigures.maxSeconds }] : [],
+    },
+    { name: 'supervisor_daemon_control_connections', type: 'gauge', help: 'Open client connections on the control socket.', samples: [{ value: daemon.controlConnections() }] },
+    { name: 'supervisor_daemon_log_lines_dropped_total', type: 'counter', help: 'Log lines the daemon could not keep up with and dropped.', samples: [{ value: daemon.logLinesDropped() }] },
+  ];
+}
