@@ -216,6 +216,41 @@ describe('cluster mode: Node cluster workers', () => {
     });
   });
 
+  describe('messages between processes (supervisor-node/process) from cluster workers', () => {
+    for (const balance of ['round-robin', 'os']) {
+      it(`with balance ${balance}: a worker asks another and gets its answer; a request pending when it calls cluster.worker.disconnect() fails with DAEMON_GONE at once`, async () => {
+        home = await tempHome();
+        const port = await freePort();
+        await startApp({ name: 'talk', script: fixture('cluster-messages.cjs'), instances: 2, balance }, port);
+        const rows = await byStatus(home, 'talk', 'online', 2);
+        const pidOf = new Map(rows.map((r) => [r.id, r.pid as number]));
+
+        for (const row of rows) {
+          const reply = JSON.parse((await httpGet(port, `/ask/${row.id}`)).body) as { from: { pid: number; id: number }; answer?: { pid: number; workerId: number; isWorker: boolean }; error?: string };
+          expect(reply.error).toBeUndefined();
+          expect(pidOf.get(reply.from.id)).toBe(reply.from.pid);
+          expect(reply.answer).toMatchObject({ pid: row.pid, isWorker: true });
+          expect(reply.answer?.workerId).toBeGreaterThan(0);
+        }
+
+        // Ask the other worker something it never answers, then leave the cluster: the pending
+        // request fails now (the channel is closed), not after its 60 s timeout.
+        const leaving = Number(/^disconnecting (\d+)/.exec((await httpGet(port, '/hang')).body)?.[1]);
+        const asker = rows.find((r) => r.pid === leaving) as ProcessInfo;
+        const other = rows.find((r) => r !== asker) as ProcessInfo;
+        const line = await waitFor(async () => (await logLines(home, 'talk')).find((l) => l.startsWith(`hang ${asker.pid} `)), 'the pending request to end');
+        const [, code, ms] = /^hang \d+ (\w+) after (\d+) ms$/.exec(line) ?? [];
+        expect(code).toBe('DAEMON_GONE');
+        expect(Number(ms)).toBeLessThan(10_000);
+        // It left on purpose: it exits by itself and is restarted, and the other one still answers.
+        await waitFor(() => !isAlive(asker.pid as number), 'the disconnected worker to exit');
+        await waitFor(async () => (await home.list()).find((r) => r.id === asker.id && r.status === 'online' && r.pid !== asker.pid), 'its slot to run a new worker');
+        const reply = JSON.parse((await httpGet(port, `/ask/${other.id}`)).body) as { answer?: { pid: number } };
+        expect(reply.answer?.pid).toBe(other.pid);
+      });
+    }
+  });
+
   describe('one address, two apps (blue/green)', () => {
     for (const balance of ['round-robin', 'os']) {
       it(`with balance ${balance}: app-v2 starts on app-v1's port, both serve, app-v1 is deleted, and no request fails under load`, async () => {

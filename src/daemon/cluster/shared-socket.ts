@@ -14,6 +14,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { constants } from 'node:os';
 import { bindPath, isDatagram, labelOf, listenErrorOf, type BoundAddress, type ListenError } from './bind-target.js';
 import type { ServerQuery } from './cluster-messages.js';
 import type { Member, RawHandle } from './owned-socket.js';
@@ -33,7 +34,7 @@ export function sharedSocketsAvailable(datagram = false): boolean {
   return typeof (datagram ? dgramInternals._createSocketHandle : netInternals._createServerHandle) === 'function';
 }
 
-const UV_EADDRINUSE = -98;
+const UV_EADDRINUSE = -constants.errno.EADDRINUSE;
 
 export class SharedSocket implements ClusterSocket {
   readonly mode = 'shared';
