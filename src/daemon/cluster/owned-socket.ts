@@ -52,7 +52,7 @@ export class OwnedSocket implements ClusterSocket {
   error: ListenError | null = null;
   data: unknown = null;
   dropped = 0;
-  /** Connections a worker acknowledged receiving (counted by the worker's member). */
+  /** Connections a worker took (its cluster code answered accepted; counted by the worker's member). */
   handedOff = 0;
   /** Settles once the bind attempt does; later listens of other workers wait on it. */
   readonly ready: Promise<void>;
