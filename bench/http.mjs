@@ -56,7 +56,9 @@ import {
 // side by side: BENCH_ALT_ENV (JSON), by default the daemon on V8's full JIT instead of lite
 // mode. Listed only when asked for with --only.
 const ALL = ['supervisor', 'supervisor-os', 'supervisor-alt', 'node-rr', 'node-none', 'pm2'];
-const ALT_ENV = JSON.parse(process.env.BENCH_ALT_ENV ?? '{"SUPERVISOR_DAEMON_NODE_FLAGS":"--max-semi-space-size=1"}');
+const ALT_ENV = JSON.parse(process.env.BENCH_ALT_ENV ?? (process.env.BENCH_ALT_BIN ? '{}' : '{"SUPERVISOR_DAEMON_NODE_FLAGS":"--max-semi-space-size=1"}'));
+// BENCH_ALT_BIN: supervisor-alt runs another build's CLI (say main's), to compare two builds.
+const ALT_BIN = process.env.BENCH_ALT_BIN ? path.resolve(process.env.BENCH_ALT_BIN) : SUPERVISOR_BIN;
 const DEFAULT_ONLY = ['supervisor', 'supervisor-os', 'node-rr', 'node-none', 'pm2'];
 const SPLIT_SCRIPT = path.join(BENCH_DIR, 'split.lua');
 const START_TIMEOUT_MS = 15_000;
@@ -178,20 +180,20 @@ async function startNodeCluster(sched, workers) {
   return { port, daemon: procHandle(pgid), daemonLabel: `node cluster primary (SCHED=${sched})`, stop };
 }
 
-async function startSupervisor(workers, extraEnv = {}, name = 'supervisor', extraArgs = []) {
-  if (!fs.existsSync(SUPERVISOR_BIN)) throw new Skip(`${path.relative(REPO_DIR, SUPERVISOR_BIN)} does not exist (not built yet?)`);
+async function startSupervisor(workers, extraEnv = {}, name = 'supervisor', extraArgs = [], bin = SUPERVISOR_BIN) {
+  if (!fs.existsSync(bin)) throw new Skip(`${path.relative(REPO_DIR, bin)} does not exist (not built yet?)`);
   const home = mkTmp('sv-bench-home-');
   const port = await freePort();
   const env = { SUPERVISOR_HOME: home, PORT: String(port), ...extraEnv };
   // The CLI runs in its own process group so a hung CLI can be killed precisely.
   // The first CLI call starts the daemon, which (with its workers) stays in the CLI's cgroup.
-  const g = spawnGroup([SUPERVISOR_BIN, 'start', APP, '-i', String(workers), '--name', 'bench-hello', ...extraArgs], env, cgroupFor(name));
+  const g = spawnGroup([bin, 'start', APP, '-i', String(workers), '--name', 'bench-hello', ...extraArgs], env, cgroupFor(name));
   let daemonTree = [];
   const stop = onCleanup(() => {
     const dpid = readPidFile(path.join(home, 'daemon.pid'));
     const d = dpid ? procHandle(dpid) : null;
     if (d) daemonTree = [d, ...descendants(d.pid), ...daemonTree];
-    const k = run(process.execPath, [SUPERVISOR_BIN, 'kill'], { env, timeoutMs: 15_000 });
+    const k = run(process.execPath, [bin, 'kill'], { env, timeoutMs: 15_000 });
     if (k.status !== 0) log(`supervisor kill: ${describeFailure(k)}`);
     terminateGroup(g.child.pid, 2000);
     reapByEnv('SUPERVISOR_HOME', home, daemonTree);
@@ -250,7 +252,7 @@ async function startPm2(workers) {
 const STARTERS = {
   supervisor: (n) => startSupervisor(n),
   'supervisor-os': (n) => startSupervisor(n, {}, 'supervisor-os', ['--balance', 'os']),
-  'supervisor-alt': (n) => startSupervisor(n, ALT_ENV, 'supervisor-alt'),
+  'supervisor-alt': (n) => startSupervisor(n, ALT_ENV, 'supervisor-alt', [], ALT_BIN),
   'node-rr': (n) => startNodeCluster('rr', n),
   'node-none': (n) => startNodeCluster('none', n),
   pm2: startPm2,
