@@ -15,7 +15,10 @@ import type { WireError } from './errors.js';
 import type { BusPacket, MessageCounters } from './messages.js';
 import type { Json } from './validate.js';
 
-export const PROTOCOL_VERSION = 1;
+// 2: update, check, reset, reload-logs, sendData and bus messages, the 'dropped' event, and
+// fields added to ProcessInfo and AppDescription by issues 8-13. A daemon of version 1 is
+// refused with VERSION_MISMATCH, whose message says how to stop it.
+export const PROTOCOL_VERSION = 2;
 
 export const PROCESS_STATUSES = ['launching', 'online', 'stopping', 'stopped', 'waiting-restart', 'errored'] as const;
 export type ProcessStatus = (typeof PROCESS_STATUSES)[number];
