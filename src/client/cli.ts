@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as CommanderModule from 'commander';
-import { BALANCE_STRATEGIES } from '../shared/app-spec.js';
 import { EXIT_STATUS, SupervisorError } from '../shared/errors.js';
 import { homePaths, resolveHome } from '../shared/paths.js';
 import type { ProcessInfo } from '../shared/protocol.js';
@@ -83,11 +82,13 @@ function plainList(args: string[]): { json?: boolean } | null {
   return rest.length === 1 && rest[0] === '--json' ? { json: true } : null;
 }
 
-export function buildProgram(): Command {
+export async function buildProgram(): Promise<Command> {
   // commander is CommonJS: require() loads it in about half the time that import() takes, since
   // import() has to scan the file for its exports first. Loaded here, not at the top: plain
   // `list` does not need it (see run()).
   const { Command, Option } = createRequire(import.meta.url)('commander') as typeof CommanderModule;
+  // The option table (app-options.ts and what it imports), for --balance's choices.
+  const { BALANCE_STRATEGIES } = await import('../shared/app-spec.js');
   const program = new Command('supervisor')
     .description('A process supervisor for Node.js services.')
     .version(VERSION, '-v, --version')
@@ -446,7 +447,7 @@ export async function run(argv: string[]): Promise<void> {
   try {
     const list = plainList(argv.slice(2));
     if (list) await listCommand(list);
-    else await buildProgram().parseAsync(argv);
+    else await (await buildProgram()).parseAsync(argv);
   } catch (error) {
     if (error instanceof SupervisorError) {
       process.stderr.write(`supervisor: ${error.message}\n`);
