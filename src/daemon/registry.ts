@@ -14,6 +14,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { EventBus } from './events.js';
 import type { ManagedProcess } from './managed-process.js';
 import type { Slot } from './slot.js';
+import { checkTriggers } from './triggers/app-triggers.js';
 
 export interface Selection {
   app: App;
@@ -112,6 +113,7 @@ export class Registry {
     await mustExist(spec.cwd, 'directory', `working directory ${spec.cwd}`);
     const interpreter = interpreterProblem(spec);
     if (interpreter !== null) throw new SupervisorError('FAILED', interpreter);
+    await checkTriggers(spec);
   }
 
   /** Forgets an app whose processes have stopped. */
