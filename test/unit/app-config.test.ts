@@ -193,6 +193,10 @@ describe('toAppSpec', () => {
       killTimeoutMs: APP_DEFAULTS.killTimeoutMs,
       shutdownWithMessage: APP_DEFAULTS.shutdownWithMessage,
       autorestart: APP_DEFAULTS.autorestart,
+      cronRestart: null,
+      watch: [],
+      ignoreWatch: [],
+      watchDelayMs: 1000,
       waitReady: APP_DEFAULTS.waitReady,
       listenTimeoutMs: APP_DEFAULTS.listenTimeoutMs,
       minUptimeMs: APP_DEFAULTS.minUptimeMs,
@@ -563,7 +567,7 @@ describe('unknown keys', () => {
   it.each<[Record<string, unknown>, RegExp]>([
     [{ colour: 'blue' }, /^app: unknown option "colour"$/],
     [{ pid_file: 'x' }, /^app: pm2 option "pid_file" is not supported \(.+\)$/],
-    [{ watch: true }, /^app: pm2 option "watch" is not supported yet \(--strict\)$/],
+    [{ watch_options: {} }, /^app: pm2 option "watch_options" is not supported \(.+\)$/],
   ])('--strict makes %j an error', (config, message) => {
     const error = errorOf(() => spec(config, { strict: true }));
     expect(error.code).toBe('INVALID_REQUEST');

@@ -47,6 +47,8 @@ export class AppTriggers {
     private readonly app: TriggerApp,
     /** The daemon's log folder, `<home>/logs`: the whole home is never watched. */
     private readonly logDir: string,
+    /** How a watcher is opened (unit tests pass a fake). */
+    private readonly open: typeof openWatcher = openWatcher,
   ) {
     this.#cronRunner = new TriggerRunner(() => this.#fire('cron_restart', 'skip'), 'drop');
     this.#watchRunner = new TriggerRunner(() => this.#fire(this.#changedText(), 'wait'), 'coalesce');
@@ -129,7 +131,7 @@ export class AppTriggers {
     const armed: ArmedWatch = { key, thing: null, lastPath: null, bursts: new ChangeBursts(this.app.clock, spec.watchDelayMs, () => this.#watchRunner.request()) };
     this.#watch = armed;
     const home = dirname(this.logDir);
-    openWatcher({
+    this.open({
       cwd: spec.cwd,
       roots: this.#roots(spec),
       patterns: spec.ignoreWatch,
