@@ -3,6 +3,7 @@
  * process, bounded waits on conditions (never fixed sleeps), and clean-up by pid.
  */
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -84,6 +85,37 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT, timeo
   });
 }
 
+/** A CLI command left running (`logs -f`, `daemon --foreground`), with its output so far. */
+export interface RunningCli {
+  pid: number;
+  stdout(): string;
+  stderr(): string;
+  /** Settles when it exits: its status, or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Signals it by pid if it still runs (SIGKILL by default). */
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolvePromise) =>
+    child.once('close', (code, signal) => resolvePromise({ code, signal })),
+  );
+  return {
+    pid: child.pid as number,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    kill: (signal = 'SIGKILL') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -109,15 +141,54 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
   }
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
+/**
+ * A TCP port for one test, that nothing else will be given. Checking that a port is free and
+ * using it later races with everything else on the machine; instead ports come from a range
+ * below the kernel's ephemeral range (so no listen(0) and no outgoing connection ever gets
+ * one), and each is reserved for the life of this process with a Linux abstract socket named
+ * after it, which every test process on the machine (any worktree) respects and the kernel
+ * releases when the process dies, however it dies. A port some other program holds is skipped.
+ */
+export async function freePort(): Promise<number> {
+  const [low, high] = reservableRange();
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (!(await holdAbstract(`\0supervisor-test-port-${port}`))) continue; // another test process has it
+    if (await tcpPortFree(port)) return port;
+    // Someone else listens there: keep the reservation so that no test here tries it again.
+  }
+  throw new Error(`no free port found in ${low}-${high}`);
+}
+
+/** Ports 20000 up to just below the ephemeral range (ip_local_port_range), at most 20000-32767. */
+function reservableRange(): [number, number] {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux-like: keep the IANA default
+  }
+  const high = Math.min(32767, ephemeralLow - 1);
+  return high > 21000 ? [20000, high] : [10000, Math.max(10500, high)];
+}
+
+/** Binds an abstract Unix socket for the rest of this process; false if someone holds it. */
+function holdAbstract(name: string): Promise<boolean> {
   return new Promise((resolvePromise, reject) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolvePromise(port));
+    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolvePromise(false) : reject(error)));
+    server.listen({ path: name }, () => {
+      server.unref();
+      resolvePromise(true);
     });
+  });
+}
+
+function tcpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const server = net.createServer();
+    server.once('error', () => resolvePromise(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePromise(true)));
   });
 }
 

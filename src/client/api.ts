@@ -23,6 +23,11 @@ export interface ConnectOptions {
   home?: string;
   /** Start a daemon if none is running (default true). */
   start?: boolean;
+  /**
+   * The longest wait for one reply in milliseconds, 0 for none; default SUPERVISOR_TIMEOUT,
+   * else 10 minutes. Independently, a daemon that answers no ping for 10 s is unreachable.
+   */
+  timeoutMs?: number;
 }
 
 /** What sendDataToProcessId takes: pm2's packet (`id` may be given here or as the first argument). */
@@ -38,35 +43,52 @@ type Callback<T> = (error: Error | null, result?: T) => void;
 export type SendDataResult = Result<'sendData'>;
 
 export class Supervisor {
+  #onClose: (error: SupervisorError | null) => void = () => undefined;
   #bus: Promise<EventEmitter> | null = null;
 
   private constructor(
-    private readonly connection: Connection,
+    private connection: Connection,
     /** True when this connect started the daemon. */
     readonly startedDaemon: boolean,
-  ) {}
+    private readonly options: ConnectOptions,
+  ) {
+    connection.onClose = (error) => this.#onClose(error);
+  }
 
   static async connect(options: ConnectOptions = {}): Promise<Supervisor> {
     const paths = homePaths(options.home ?? resolveHome());
+    const connectionOptions = options.timeoutMs === undefined ? {} : { requestTimeoutMs: options.timeoutMs };
     if (options.start === false) {
-      const connection = await connectIfRunning(paths);
+      const connection = await connectIfRunning(paths, connectionOptions);
       if (!connection) {
         const { SupervisorError } = await import('../shared/errors.js');
         throw new SupervisorError('UNREACHABLE', `no daemon is running for ${paths.home}`);
       }
-      return new Supervisor(connection, false);
+      return new Supervisor(connection, false, options);
     }
-    const { connection, started } = await connectOrStart(paths);
-    return new Supervisor(connection, started);
+    const { connection, started } = await connectOrStart(paths, connectionOptions);
+    return new Supervisor(connection, started, options);
   }
 
   get daemon(): DaemonInfo {
     return this.connection.daemon as DaemonInfo;
   }
 
-  /** Any protocol method, typed by the protocol module. */
-  call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
-    return this.connection.request(method, params);
+  /**
+   * Any protocol method, typed by the protocol module. The daemon closes a connection that has
+   * had nothing pending (and no subscription) for a minute; the next call opens a new one.
+   */
+  async call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
+    return (await this.#live()).request(method, params);
+  }
+
+  /** The connection, opened again if the daemon closed it for idleness. */
+  async #live(): Promise<Connection> {
+    if (this.connection.closedIdle) {
+      this.connection = (await Supervisor.connect({ ...this.options, start: false })).connection;
+      this.connection.onClose = (error) => this.#onClose(error);
+    }
+    return this.connection;
   }
 
   /** Starts apps written as in a config file (script paths relative to process.cwd()). */
@@ -103,8 +125,13 @@ export class Supervisor {
 
   /** Receives log lines and process events until close(). */
   async subscribe(target: string, what: { logs: boolean; events: boolean }, listener: (event: EventFrame) => void): Promise<void> {
-    this.connection.onEvent(listener);
+    (await this.#live()).onEvent(listener);
     await this.call('subscribe', { target, ...what });
+  }
+
+  /** Called when the connection ends: with null after close() or when the daemon stops, else with why. */
+  onClose(listener: (error: SupervisorError | null) => void): void {
+    this.#onClose = listener;
   }
 
   /**
@@ -116,7 +143,7 @@ export class Supervisor {
   launchBus(callback?: Callback<EventEmitter>): Promise<EventEmitter> {
     this.#bus ??= (async () => {
       const bus = new EventEmitter();
-      this.connection.onEvent((frame) => {
+      (await this.#live()).onEvent((frame) => {
         if (frame.event !== 'message') return;
         const packet: BusPacket = frame.data;
         // An app sending type 'error' must not throw here when nobody listens for it.
@@ -157,9 +184,6 @@ export class Supervisor {
     return withCallback(result, callback);
   }
 
-  onClose(listener: () => void): void {
-    this.connection.onClose = listener;
-  }
 
   /** Stops every app, then the daemon. */
   kill(): Promise<{ stopped: number }> {

@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { basename, extname, resolve } from 'node:path';
 import { APP_OPTIONS, EXEC_MODES, PM2_UNSUPPORTED, type AppConfig, type AppSpec, type OptionDef } from '../shared/app-options.js';
 import { isSignalName, MAX_INSTANCES, validateAppName } from '../shared/app-spec-validate.js';
+import { parseDuration } from '../shared/duration.js';
 import { SupervisorError } from '../shared/errors.js';
 import { invalid, isRecord } from '../shared/validate.js';
 import { findCommand, findTsxLoader, type CommandFinder } from '../shared/commands.js';
@@ -249,10 +250,9 @@ export function parseInstances(value: number | string, field: string): number {
 export function duration(value: number | string | undefined, fallback: number, field: string): number {
   if (value === undefined) return fallback;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim()) : null;
-  if (!match) invalid(`${field} must be a duration such as 5000, "500ms", "5s" or "2m"`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(match[1]) * unit);
+  const ms = typeof value === 'string' ? parseDuration(value) : null;
+  if (ms === null) invalid(`${field} must be a duration such as 5000, "500ms", "5s" or "2m"`);
+  return ms;
 }
 
 /** Bytes from a number or a string such as "300M", "1G", "512K". 0 means no limit. */

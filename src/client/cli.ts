@@ -52,8 +52,12 @@ type Command = CommanderModule.Command;
 const print = (text: string): void => void process.stdout.write(`${text}\n`);
 const warn = (text: string): void => void process.stderr.write(`supervisor: ${text}\n`);
 
+/** From --timeout, set before any command runs; undefined leaves SUPERVISOR_TIMEOUT or the default. */
+let timeoutMs: number | undefined;
+
+/** Runs `fn` on a connection that is closed afterwards, whether `fn` succeeds or throws. */
 async function withDaemon<T>(fn: (sv: Supervisor) => Promise<T>, options: { start?: boolean } = {}): Promise<T> {
-  const sv = await Supervisor.connect({ start: options.start ?? true });
+  const sv = await Supervisor.connect({ start: options.start ?? true, ...(timeoutMs !== undefined && { timeoutMs }) });
   // Once, from the daemon: e.g. that it restored its apps after dying.
   if (sv.daemon.notice) warn(sv.daemon.notice);
   try {
@@ -79,7 +83,14 @@ export function buildProgram(): Command {
     .description('A process supervisor for Node.js services.')
     .version(VERSION, '-v, --version')
     .showSuggestionAfterError(true)
-    .configureOutput({ outputError: (text, write) => write(`supervisor: ${text.replace(/^error: /, '').replace(/\n(?=.)/g, ' ')}`) });
+    .configureOutput({ outputError: (text, write) => write(`supervisor: ${text.replace(/^error: /, '').replace(/\n(?=.)/g, ' ')}`) })
+    .option('--timeout <duration>', 'longest wait for the daemon\'s reply, e.g. 90s or 30m; 0 for none (default: SUPERVISOR_TIMEOUT, else 10m)')
+    .hook('preAction', async (command) => {
+      const value = command.opts<{ timeout?: string }>().timeout;
+      if (value === undefined) return;
+      const { requestTimeoutSetting } = await import('./timeouts.js');
+      timeoutMs = requestTimeoutSetting(value, '--timeout');
+    });
 
   program
     .command('start')
@@ -239,7 +250,7 @@ export function buildProgram(): Command {
         }
       }
       const { showLogs } = await import('./logs-command.js');
-      await showLogs(target, { lines: Number(opts.lines), err: !!opts.err, out: !!opts.out, follow: opts.follow, json: !!opts.json, timestamp });
+      await withDaemon((sv) => showLogs(sv, target, { lines: Number(opts.lines), err: !!opts.err, out: !!opts.out, follow: opts.follow, json: !!opts.json, timestamp }));
     });
 
   program
@@ -311,14 +322,19 @@ export function buildProgram(): Command {
     .action(async () => {
       const paths = homePaths(resolveHome());
       const { connectIfRunning } = await import('./launcher.js');
-      const connection = await connectIfRunning(paths);
+      const connection = await connectIfRunning(paths, timeoutMs !== undefined ? { requestTimeoutMs: timeoutMs } : {});
       if (!connection) {
         print('no daemon running');
         return;
       }
       const pid = connection.daemon?.pid;
-      const closed = new Promise<void>((resolve) => (connection.onClose = resolve));
-      await connection.request('kill', {});
+      const closed = new Promise<void>((resolve) => (connection.onClose = () => resolve()));
+      try {
+        await connection.request('kill', {});
+      } catch (error) {
+        connection.close();
+        throw error;
+      }
       await closed;
       // The connection closes just before the process exits: wait for the exit itself.
       const deadline = Date.now() + 10_000;
@@ -378,8 +394,12 @@ export function buildProgram(): Command {
     .command('monit')
     .description('live view of CPU, memory, restarts and connections')
     .action(async () => {
+      // Said before connecting, so a script that runs it by mistake starts no daemon.
+      if (!process.stdout.isTTY || !process.stdin.isTTY) {
+        throw new SupervisorError('FAILED', 'monit needs a terminal (for scripts: supervisor list --json)');
+      }
       const { monit } = await import('./monit.js');
-      await monit();
+      await withDaemon(monit);
     });
 
   return program;

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
 import type { HomePaths } from '../shared/paths.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionOptions } from './connection.js';
 
 const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/entry.js', import.meta.url));
 const START_TIMEOUT_MS = 10_000;
@@ -33,9 +33,31 @@ function isAbsent(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ECONNREFUSED';
 }
 
-export async function connectOrStart(paths: HomePaths): Promise<{ connection: Connection; started: boolean }> {
+/** The daemon answered with 503: all its control connections are taken, for now. */
+function isBusy(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === 'EBUSY';
+}
+
+/** How long a client keeps retrying a daemon that refuses it for having too many connections. */
+const BUSY_RETRY_MS = 5000;
+const BUSY_RETRY_INTERVAL_MS = 50;
+
+/** Opens a connection, retrying for a while when the daemon is busy; rejects with the last error. */
+async function open(paths: HomePaths, options: ConnectionOptions): Promise<Connection> {
+  const deadline = Date.now() + BUSY_RETRY_MS;
+  for (;;) {
+    try {
+      return await Connection.open(paths.socket, options);
+    } catch (error) {
+      if (!isBusy(error) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_INTERVAL_MS));
+    }
+  }
+}
+
+export async function connectOrStart(paths: HomePaths, options: ConnectionOptions = {}): Promise<{ connection: Connection; started: boolean }> {
   try {
-    return { connection: await Connection.open(paths.socket), started: false };
+    return { connection: await open(paths, options), started: false };
   } catch (error) {
     if (!isAbsent(error)) throw unreachable(paths, error);
   }
@@ -43,7 +65,7 @@ export async function connectOrStart(paths: HomePaths): Promise<{ connection: Co
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     try {
-      return { connection: await Connection.open(paths.socket), started: true };
+      return { connection: await open(paths, options), started: true };
     } catch (error) {
       if (!isAbsent(error) || Date.now() > deadline) {
         throw unreachable(paths, error, ` (see ${paths.daemonLog})`);
@@ -54,9 +76,9 @@ export async function connectOrStart(paths: HomePaths): Promise<{ connection: Co
 }
 
 /** Connects only if a daemon is already running (for commands such as `kill`). */
-export async function connectIfRunning(paths: HomePaths): Promise<Connection | null> {
+export async function connectIfRunning(paths: HomePaths, options: ConnectionOptions = {}): Promise<Connection | null> {
   try {
-    return await Connection.open(paths.socket);
+    return await open(paths, options);
   } catch (error) {
     if (isAbsent(error)) return null;
     throw unreachable(paths, error);
@@ -66,6 +88,8 @@ export async function connectIfRunning(paths: HomePaths): Promise<Connection | n
 async function startDaemon(paths: HomePaths): Promise<void> {
   // The daemon would refuse it too, but only in its log: say it here, and start nothing.
   handOffWindowSetting(process.env);
+  // Only a command that starts a daemon checks its settings: the others do not load them.
+  (await import('../shared/control-limits.js')).controlLimitsSetting(process.env);
   (await import('../shared/metrics-address.js')).metricsAddressSetting(process.env);
   (await import('../shared/log-options.js')).rotationFromEnv(process.env);
   const { spawn } = await import('node:child_process');

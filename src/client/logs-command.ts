@@ -8,7 +8,8 @@
 import { open, readFile } from 'node:fs/promises';
 import type { AppDescription, EventFrame, LogFileDescription } from '../shared/protocol.js';
 import { DISCARD } from '../shared/log-options.js';
-import { Supervisor } from './api.js';
+import type { SupervisorError } from '../shared/errors.js';
+import type { Supervisor } from './api.js';
 import { listRotatedFiles } from '../shared/rotated-log-files.js';
 
 export interface LogsOptions {
@@ -25,8 +26,8 @@ export interface LogsOptions {
 const MAX_EARLY_EVENTS = 10_000;
 const TAIL_BLOCK = 64 * 1024;
 
-export async function showLogs(target: string, options: LogsOptions): Promise<void> {
-  const sv = await Supervisor.connect();
+/** Prints the history, then (with follow) streams until Ctrl-C or the daemon stops; the caller closes `sv`. */
+export async function showLogs(sv: Supervisor, target: string, options: LogsOptions): Promise<void> {
   const streams = options.err && !options.out ? ['err'] : options.out && !options.err ? ['out'] : ['out', 'err'];
   const stamp = options.timestamp ? (await import('../shared/log-date-format.js')).cachedDateFormat(options.timestamp) : null;
   const print = (app: string, id: number | null, stream: 'out' | 'err', line: string, live: boolean): void => {
@@ -55,8 +56,19 @@ export async function showLogs(target: string, options: LogsOptions): Promise<vo
       if (streams.includes(event.data.stream)) print(event.data.app, event.data.id, event.data.stream, event.data.line, true);
     } else if (event.event === 'process' && !options.json) {
       process.stdout.write(`${event.data.app}|${event.data.id} ~ ${event.data.status}: ${event.data.detail}\n`);
+    } else if (event.event === 'dropped') {
+      // The daemon dropped lines while this terminal (or pipe) fell behind; say so in the stream.
+      process.stderr.write(`supervisor: ${event.data.lines} log lines dropped (this terminal fell behind)\n`);
     }
   };
+  // Ends with the daemon (it stopped: exit 0; it stopped answering: exit 6), or on Ctrl-C;
+  // watched from the start, as the daemon may go while history is printed.
+  let ended: { error: SupervisorError | null } | null = null;
+  let onEnd = (): void => undefined;
+  sv.onClose((error) => {
+    ended = { error };
+    onEnd();
+  });
   if (options.follow) await sv.subscribe(target, { logs: true, events: true }, onEvent);
 
   for (const app of await sv.describe(target)) {
@@ -68,18 +80,17 @@ export async function showLogs(target: string, options: LogsOptions): Promise<vo
       for (const line of lines) print(app.name, null, stream, line, false);
     }
   }
-  if (!options.follow) {
-    sv.close();
-    return;
-  }
+  if (!options.follow) return;
   live = true;
   for (const event of early.splice(0)) onEvent(event);
-  await new Promise<void>((resolve) => {
-    sv.onClose(resolve);
-    process.once('SIGINT', () => {
-      sv.close();
-      resolve();
-    });
+  await new Promise<void>((resolve, reject) => {
+    onEnd = () => {
+      const error = (ended as { error: SupervisorError | null }).error;
+      if (error) reject(error);
+      else resolve();
+    };
+    if (ended) onEnd();
+    process.once('SIGINT', () => resolve());
   });
 }
 

@@ -14,7 +14,7 @@
  */
 import type { EventFrame, ProcessInfo } from '../shared/protocol.js';
 import { SupervisorError } from '../shared/errors.js';
-import { Supervisor } from './api.js';
+import type { Supervisor } from './api.js';
 import { parseKeys, type Key } from './monit/keys.js';
 import { renderFrame, type History, type LogLine, type MonitView } from './monit/layout.js';
 import { Screen } from './monit/screen.js';
@@ -28,11 +28,8 @@ const LOG_LINE_CHARS = 1000;
 /** Log bursts are drawn at most this often. */
 const REDRAW_MS = 50;
 
-export async function monit(): Promise<void> {
-  if (!process.stdout.isTTY || !process.stdin.isTTY) {
-    throw new SupervisorError('FAILED', 'monit needs a terminal (for scripts: supervisor list --json)');
-  }
-  const sv = await Supervisor.connect();
+/** Runs until a quit key, a signal or the daemon's end; the caller closes `sv`. */
+export async function monit(sv: Supervisor): Promise<void> {
   const screen = new Screen(process.stdin, process.stdout);
   const history = new Map<number, History>();
   const logs = new Map<number, LogLine[]>();
@@ -49,7 +46,6 @@ export async function monit(): Promise<void> {
       if (redrawTimer) clearTimeout(redrawTimer);
       screen.restore();
       sv.onClose(() => undefined);
-      sv.close();
       if (error) reject(error);
       else resolve();
     };
@@ -79,7 +75,8 @@ export async function monit(): Promise<void> {
     if (lines.length > LOG_LINES_PER_PROCESS) lines.splice(0, lines.length - LOG_LINES_PER_PROCESS);
   };
   const onEvent = (event: EventFrame): void => {
-    if (event.event === 'message') return;
+    // Bus messages are not shown; a 'dropped' notice only means some log lines were skipped.
+    if (event.event === 'message' || event.event === 'dropped') return;
     if (event.event === 'log') keep(event.data.id, { stream: event.data.stream, text: sanitize(event.data.line) });
     else keep(event.data.id, { stream: 'event', text: `${event.data.status}: ${sanitize(event.data.detail)}` });
     if (selectedId === event.data.id) drawSoon();
@@ -157,7 +154,7 @@ export async function monit(): Promise<void> {
   process.on('SIGHUP', onSignal);
   process.on('uncaughtException', onCrash);
   process.on('exit', onExit);
-  sv.onClose(() => finish(new SupervisorError('UNREACHABLE', 'the daemon closed the connection')));
+  sv.onClose((error) => finish(error ?? new SupervisorError('UNREACHABLE', 'the daemon closed the connection')));
   try {
     await sv.subscribe('all', { logs: true, events: true }, onEvent);
     await sample();

@@ -44,7 +44,8 @@ export async function startCommand(target: string, args: string[], flags: StartF
   if (flags.only !== undefined) warn('--only applies to config files');
   if (flags.envName !== undefined) warn('--env applies to config files (env_<name>); a script gets the shell\'s environment');
 
-  if (!existsSync(target) && /^[\w.@ -]+$/.test(target) && !target.includes('/')) {
+  const maybeName = !existsSync(target) && /^[\w.@ -]+$/.test(target) && !target.includes('/');
+  if (maybeName) {
     // `start <name>`: an app, process id or namespace the daemon knows is restarted, as in pm2.
     // No daemon means no such app: go on to look for a command of that name.
     const rows = await connect((sv) => sv.call('restart', { target }), { start: false }).catch((error: unknown) => {
@@ -53,7 +54,16 @@ export async function startCommand(target: string, args: string[], flags: StartF
     });
     if (rows !== null) return rows;
   }
-  const spec = toAppSpec({ ...flags.config, script: target, args } as AppConfig, { cwd: process.cwd(), env: process.env, warn, ...(flags.strict !== undefined && { strict: flags.strict }) });
+  let spec: AppSpec;
+  try {
+    spec = toAppSpec({ ...flags.config, script: target, args } as AppConfig, { cwd: process.cwd(), env: process.env, warn, ...(flags.strict !== undefined && { strict: flags.strict }) });
+  } catch (error) {
+    // Neither a script, a command nor a known app: say all three were looked for.
+    if (maybeName && error instanceof SupervisorError && error.code === 'FAILED' && /does not exist/.test(error.message)) {
+      throw new SupervisorError('FAILED', `${error.message}, and no app is named "${target}"`);
+    }
+    throw error;
+  }
   return connect(async (sv) => {
     try {
       return await sv.call('start', { apps: [spec] });

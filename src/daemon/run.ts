@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
+import { controlLimitsSetting } from '../shared/control-limits.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
 import { metricsAddressSetting } from '../shared/metrics-address.js';
 import { rotationFromEnv } from '../shared/log-options.js';
@@ -66,6 +67,7 @@ const RUNTIME_URL = pathToFileURL(fileURLToPath(new URL('../runtime/preload.js',
 export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   // Settings from the environment are checked before anything starts.
   handOffWindowSetting(process.env);
+  const controlLimits = controlLimitsSetting(process.env);
   const metricsAddress = metricsAddressSetting(process.env);
   const rotation = rotationFromEnv(process.env);
   const paths = homePaths(options.home);
@@ -132,6 +134,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   // Loaded only when asked for: a daemon without metrics carries no HTTP code. Bound before
   // any app starts, so that a taken port stops the daemon with nothing to undo.
   let endpoint: ObservabilityEndpoint | null = null;
+  let controlServer: ControlServer | null = null;
   if (metricsAddress) {
     try {
       const { startEndpoint } = await import('./observability/http-endpoint.js');
@@ -143,8 +146,8 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
         daemon: {
           version: VERSION,
           startedAt,
-          // The control server does not count its connections yet; the bounds on it will.
-          controlConnections: () => 0,
+          // The control server opens after the endpoint (so a taken metrics port undoes nothing).
+          controlConnections: () => controlServer?.openConnections ?? 0,
           logLinesDropped: () => logService.linesDropped,
         },
       });
@@ -192,7 +195,9 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
     },
     bus,
     log,
+    controlLimits,
   );
+  controlServer = server;
   // The socket is created 0600 from the start, not chmod-ed after a window where it is open.
   const umask = process.umask(0o177);
   try {

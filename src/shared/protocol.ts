@@ -5,6 +5,7 @@
  *   client → daemon   { id, method, params }             a request
  *   daemon → client   { id, result } | { id, error }     its response, never both
  *   daemon → client   { event, data }                    after `subscribe`, unsolicited
+ *                                                        ('log', 'process', 'dropped')
  *
  * The first request on a connection must be `hello`, which carries PROTOCOL_VERSION. It is an
  * integer that changes when a message changes shape, not the package version.
@@ -218,7 +219,19 @@ export interface ProcessEvent {
   detail: string;
 }
 
-/** After `subscribe` with `messages`: an app's `process.send({ type, data, topic })`, as pm2's bus has it. */
-export type EventFrame = { event: 'log'; data: LogEvent } | { event: 'process'; data: ProcessEvent } | { event: 'message'; data: BusPacket };
+/**
+ * Log lines this connection missed: it fell more than a megabyte behind, so the daemon dropped
+ * its log lines (never process events, bus messages or replies) until it caught up. Sent once it has.
+ */
+export interface DroppedEvent {
+  lines: number;
+}
+
+/** 'message' follows `subscribe` with `messages`: an app's `process.send({ type, data, topic })`, as pm2's bus has it. */
+export type EventFrame =
+  | { event: 'log'; data: LogEvent }
+  | { event: 'process'; data: ProcessEvent }
+  | { event: 'message'; data: BusPacket }
+  | { event: 'dropped'; data: DroppedEvent };
 
 export type ServerFrame = ResponseFrame | EventFrame;

@@ -54,13 +54,19 @@ export type DecodedMessage =
   | { kind: 'binary' }
   | { kind: 'ping'; payload: Buffer }
   | { kind: 'pong' }
-  | { kind: 'close' }
+  /** The peer's close code and reason, when it gave them. */
+  | { kind: 'close'; code: number | null; reason: string }
   /** The peer broke the protocol; `code` is the close code to answer with. */
   | { kind: 'error'; code: number; reason: string };
 
 /** Decodes frames as bytes arrive; reassembles fragmented messages up to maxMessageBytes. */
 export class FrameDecoder {
-  #buffer: Buffer = Buffer.alloc(0);
+  /**
+   * Bytes received and not yet decoded, as they arrived. A frame is joined once, when all of
+   * it is here, so decoding is linear in the frame size however small the chunks are.
+   */
+  #chunks: Buffer[] = [];
+  #chunkBytes = 0;
   #fragments: Buffer[] = [];
   #fragmentBytes = 0;
   #fragmentOpcode = -1;
@@ -70,16 +76,33 @@ export class FrameDecoder {
     private readonly options: { maxMessageBytes: number; expectMasked: boolean },
   ) {}
 
+  /** Bytes held for messages not yet complete: a partial frame and the fragments before it. */
+  get buffered(): number {
+    return this.#chunkBytes + this.#fragmentBytes;
+  }
+
+  /** Forgets everything held and ignores whatever comes next (the connection is closing). */
+  discard(): void {
+    this.#failed = true;
+    this.#chunks = [];
+    this.#chunkBytes = 0;
+    this.#fragments = [];
+    this.#fragmentBytes = 0;
+  }
+
   push(chunk: Buffer): DecodedMessage[] {
     if (this.#failed) return [];
-    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#chunkBytes += chunk.length;
+    }
     const out: DecodedMessage[] = [];
     for (;;) {
       const message = this.#next();
       if (message === null) break;
       if (message !== undefined) out.push(message);
       if (message?.kind === 'error') {
-        this.#failed = true;
+        this.discard();
         break;
       }
     }
@@ -88,10 +111,10 @@ export class FrameDecoder {
 
   /** One frame: null when more bytes are needed, undefined for a fragment that completes nothing. */
   #next(): DecodedMessage | null | undefined {
-    const buffer = this.#buffer;
-    if (buffer.length < 2) return null;
-    const first = buffer[0] as number;
-    const second = buffer[1] as number;
+    if (this.#chunkBytes < 2) return null;
+    const header = this.#peek(14);
+    const first = header[0] as number;
+    const second = header[1] as number;
     const fin = (first & 0x80) !== 0;
     const opcode = first & 0x0f;
     if ((first & 0x70) !== 0) return fail(1002, 'reserved bits set');
@@ -100,28 +123,27 @@ export class FrameDecoder {
     let length = second & 0x7f;
     let offset = 2;
     if (length === 126) {
-      if (buffer.length < 4) return null;
-      length = buffer.readUInt16BE(2);
+      if (header.length < 4) return null;
+      length = header.readUInt16BE(2);
       offset = 4;
     } else if (length === 127) {
-      if (buffer.length < 10) return null;
-      const big = buffer.readBigUInt64BE(2);
+      if (header.length < 10) return null;
+      const big = header.readBigUInt64BE(2);
       if (big > BigInt(this.options.maxMessageBytes)) return fail(1009, 'message too big');
       length = Number(big);
       offset = 10;
     }
-    if (length > this.options.maxMessageBytes) return fail(1009, 'message too big');
+    // Fragments count towards the limit as soon as their length is known, not once received.
+    const messageBytes = opcode === OP_CONTINUATION ? this.#fragmentBytes + length : length;
+    if (messageBytes > this.options.maxMessageBytes) return fail(1009, 'message too big');
     const isControl = opcode >= 0x8;
     if (isControl && (length > 125 || !fin)) return fail(1002, 'bad control frame');
     const maskOffset = offset;
     if (masked) offset += 4;
-    if (buffer.length < offset + length) return null;
-    let payload = buffer.subarray(offset, offset + length);
-    if (masked) {
-      payload = Buffer.from(payload);
-      for (let i = 0; i < length; i++) payload[i] = (payload[i] as number) ^ (buffer[maskOffset + (i & 3)] as number);
-    }
-    this.#buffer = buffer.subarray(offset + length);
+    if (this.#chunkBytes < offset + length) return null;
+    const frame = this.#take(offset + length);
+    const payload = frame.subarray(offset);
+    if (masked) unmask(payload, frame.subarray(maskOffset, maskOffset + 4));
 
     switch (opcode) {
       case OP_PING:
@@ -129,7 +151,11 @@ export class FrameDecoder {
       case OP_PONG:
         return { kind: 'pong' };
       case OP_CLOSE:
-        return { kind: 'close' };
+        return {
+          kind: 'close',
+          code: payload.length >= 2 ? payload.readUInt16BE(0) : null,
+          reason: payload.length > 2 ? payload.subarray(2).toString('utf8') : '',
+        };
       case OP_TEXT:
       case OP_BINARY:
         if (this.#fragmentOpcode !== -1) return fail(1002, 'new message inside a fragmented one');
@@ -144,18 +170,82 @@ export class FrameDecoder {
     }
   }
 
+  /** Up to `count` bytes from the front, without consuming them (joins at most 14 bytes). */
+  #peek(count: number): Buffer {
+    const head = this.#chunks[0] as Buffer;
+    if (head.length >= count || this.#chunks.length === 1) return head;
+    const parts: Buffer[] = [];
+    let have = 0;
+    for (const chunk of this.#chunks) {
+      parts.push(chunk.subarray(0, count - have));
+      have += Math.min(chunk.length, count - have);
+      if (have >= count) break;
+    }
+    return Buffer.concat(parts, have);
+  }
+
+  /** Consumes `count` bytes (all present) from the front as one buffer: a view when they lie in one chunk. */
+  #take(count: number): Buffer {
+    this.#chunkBytes -= count;
+    const head = this.#chunks[0] as Buffer;
+    if (head.length >= count) {
+      if (head.length === count) this.#chunks.shift();
+      else this.#chunks[0] = head.subarray(count);
+      return head.subarray(0, count);
+    }
+    // Whole chunks first, then part of the next one; one splice, as shift() per chunk is quadratic.
+    const parts: Buffer[] = [];
+    let have = 0;
+    let used = 0;
+    while (have < count) {
+      const chunk = this.#chunks[used] as Buffer;
+      const need = count - have;
+      if (chunk.length <= need) {
+        parts.push(chunk);
+        have += chunk.length;
+        used += 1;
+      } else {
+        parts.push(chunk.subarray(0, need));
+        this.#chunks[used] = chunk.subarray(need);
+        have = count;
+      }
+    }
+    this.#chunks.splice(0, used);
+    return Buffer.concat(parts, count);
+  }
+
   #addFragment(payload: Buffer, fin: boolean): DecodedMessage | undefined {
     this.#fragmentBytes += payload.length;
-    if (this.#fragmentBytes > this.options.maxMessageBytes) return fail(1009, 'message too big');
     this.#fragments.push(payload);
     if (!fin) return undefined;
-    const whole = Buffer.concat(this.#fragments);
+    const whole = Buffer.concat(this.#fragments, this.#fragmentBytes);
     const opcode = this.#fragmentOpcode;
     this.#fragments = [];
     this.#fragmentBytes = 0;
     this.#fragmentOpcode = -1;
     return opcode === OP_TEXT ? { kind: 'text', text: whole.toString('utf8') } : { kind: 'binary' };
   }
+}
+
+/**
+ * Unmasks in place: the bytes are ours (a socket chunk or a buffer joined for this frame).
+ * Four bytes at a time where the view is aligned, since the daemon runs without an
+ * optimising compiler and a byte loop over an 8 MiB frame is slow there.
+ */
+function unmask(payload: Buffer, mask: Buffer): void {
+  const length = payload.length;
+  let i = 0;
+  if (length >= 64) {
+    // Bytes up to a 4-byte boundary, then words with the mask turned to match.
+    const lead = (4 - (payload.byteOffset % 4)) % 4;
+    for (; i < lead; i++) payload[i] = (payload[i] as number) ^ (mask[i & 3] as number);
+    const turned = Uint8Array.from({ length: 4 }, (_, k) => mask[(lead + k) & 3] as number);
+    const word = new Uint32Array(turned.buffer)[0] as number; // in the platform's byte order, as `words`
+    const words = new Uint32Array(payload.buffer, payload.byteOffset + lead, (length - lead) >>> 2);
+    for (let w = 0; w < words.length; w++) words[w] = (words[w] as number) ^ word;
+    i = lead + (words.length << 2);
+  }
+  for (; i < length; i++) payload[i] = (payload[i] as number) ^ (mask[i & 3] as number);
 }
 
 function fail(code: number, reason: string): DecodedMessage {

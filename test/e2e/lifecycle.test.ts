@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppDescription } from '../../src/shared/protocol.js';
-import { byStatus, fixture, freePort, httpGet, isAlive, tempHome, waitFor, type Home } from '../helpers.js';
+import { byStatus, expectOk, fixture, freePort, httpGet, isAlive, tempHome, waitFor, type Home } from '../helpers.js';
 
 describe('lifecycle', () => {
   let home: Home;
@@ -112,8 +112,8 @@ describe('lifecycle', () => {
   it('ends every worker, and their children, within two seconds of the daemon dying', async () => {
     home = await tempHome();
     const port = await freePort();
-    await home.cli(['start', fixture('http-app.cjs'), '-i', '2', '--name', 'web'], { env: { PORT: String(port) } });
-    await home.cli(['start', fixture('idle-app.cjs'), '--name', 'idle']);
+    expectOk(await home.cli(['start', fixture('http-app.cjs'), '-i', '2', '--name', 'web'], { env: { PORT: String(port) } }));
+    expectOk(await home.cli(['start', fixture('idle-app.cjs'), '--name', 'idle']));
     await byStatus(home, 'web', 'online', 2);
     await byStatus(home, 'idle', 'online', 1);
     const pids = (await home.list()).map((p) => p.pid as number);

@@ -43,7 +43,9 @@ describe('WebSocket framing', () => {
 
   it('reports binary and close frames', () => {
     expect(server().push(frame(OP_BINARY, Buffer.from([1, 2])))).toEqual([{ kind: 'binary' }]);
-    expect(server().push(frame(OP_CLOSE, Buffer.from([3, 232])))).toEqual([{ kind: 'close' }]);
+    expect(server().push(frame(OP_CLOSE, Buffer.from([3, 232])))).toEqual([{ kind: 'close', code: 1000, reason: '' }]);
+    expect(server().push(frame(OP_CLOSE, Buffer.from([3, 241, 0x69, 0x64, 0x6c, 0x65])))).toEqual([{ kind: 'close', code: 1009, reason: 'idle' }]);
+    expect(server().push(frame(OP_CLOSE, Buffer.alloc(0)))).toEqual([{ kind: 'close', code: null, reason: '' }]);
   });
 
   it.each([
@@ -66,5 +68,51 @@ describe('WebSocket framing', () => {
     const decoder = server(10);
     const got = decoder.push(Buffer.concat([frame(OP_TEXT, Buffer.alloc(8), { fin: false }), frame(OP_CONTINUATION, Buffer.alloc(8))]));
     expect(got).toEqual([{ kind: 'error', code: 1009, reason: 'message too big' }]);
+  });
+
+  it('reassembles a large masked frame cut into chunks of every alignment, and holds no bytes after it', () => {
+    const text = Array.from({ length: 70_001 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+    const bytes = Buffer.concat([Buffer.from([0x89, 0x80, 1, 2, 3, 4]), frame(OP_TEXT, Buffer.from(text))]);
+    for (const size of [7, 4093, 65_536]) {
+      const decoder = server(1 << 20);
+      const got = [];
+      for (let at = 0; at < bytes.length; at += size) {
+        // A copy at an odd offset, so the payload view is unaligned as often as not.
+        const chunk = Buffer.alloc(size + 1).subarray(1, 1 + Math.min(size, bytes.length - at));
+        bytes.copy(chunk, 0, at, at + chunk.length);
+        got.push(...decoder.push(chunk));
+      }
+      expect(got.map((m) => m.kind)).toEqual(['ping', 'text']);
+      expect(got[1]).toEqual({ kind: 'text', text });
+      expect(decoder.buffered).toBe(0);
+    }
+  });
+
+  it('counts the bytes of an incomplete frame and of the fragments before it', () => {
+    const decoder = server(1 << 20);
+    decoder.push(frame(OP_TEXT, Buffer.alloc(100), { fin: false }));
+    expect(decoder.buffered).toBe(100);
+    const next = frame(OP_CONTINUATION, Buffer.alloc(1000));
+    decoder.push(next.subarray(0, 500));
+    expect(decoder.buffered).toBe(600);
+    expect(decoder.push(next.subarray(500))).toEqual([{ kind: 'text', text: '\0'.repeat(1100) }]);
+    expect(decoder.buffered).toBe(0);
+  });
+
+  it('refuses a fragment that would go over the limit as soon as its header arrives', () => {
+    const decoder = server(1000);
+    decoder.push(frame(OP_TEXT, Buffer.alloc(600), { fin: false }));
+    const header = frame(OP_CONTINUATION, Buffer.alloc(600)).subarray(0, 8);
+    expect(decoder.push(header)).toEqual([{ kind: 'error', code: 1009, reason: 'message too big' }]);
+    expect(decoder.buffered).toBe(0);
+  });
+
+  it('discard() forgets what it holds and ignores what follows', () => {
+    const decoder = server(1 << 20);
+    decoder.push(frame(OP_TEXT, Buffer.alloc(5000)).subarray(0, 3000));
+    expect(decoder.buffered).toBe(3000);
+    decoder.discard();
+    expect(decoder.buffered).toBe(0);
+    expect(decoder.push(frame(OP_TEXT, Buffer.from('x')))).toEqual([]);
   });
 });

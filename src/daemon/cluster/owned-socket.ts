@@ -31,6 +31,11 @@ interface Waiting {
   handle: RawHandle;
   remote: string | undefined;
   since: number;
+  /**
+   * Under sticky-ip, the worker the client's address maps to, once chosen: the connection
+   * waits for that worker to have room rather than go to another.
+   */
+  pin: Member | null;
 }
 
 export interface QueueLimits {
@@ -49,6 +54,8 @@ export class OwnedSocket {
   ready: Promise<BoundAddress | string> | null = null;
   #handle: RawHandle | null = null;
   #queue: Waiting[] = [];
+  /** sticky-ip: how many waiting connections are pinned to each worker. */
+  readonly #pinned = new Map<Member, number>();
   #queueTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -108,19 +115,32 @@ export class OwnedSocket {
     });
   }
 
-  /** Gives queued connections to workers, e.g. when one becomes eligible. */
+  /** Gives queued connections to workers, e.g. when one becomes eligible or acknowledges. */
   flush(): void {
-    while (this.#queue.length > 0) {
-      const waiting = this.#queue[0] as Waiting;
-      if (!this.#dispatch(waiting.handle, waiting.remote)) break;
-      this.#queue.shift();
+    if (this.#queue.length === 0) return;
+    if (this.balancer.usesAddress) this.#flushPinned();
+    else {
+      while (this.#queue.length > 0) {
+        const waiting = this.#queue[0] as Waiting;
+        if (!this.#dispatch(waiting.handle)) break;
+        this.#queue.shift();
+      }
     }
     if (this.#queue.length === 0) this.#clearQueueTimer();
   }
 
   /** Re-dispatches a connection a worker refused or could not receive. */
   redispatch(handle: RawHandle): void {
-    if (!this.#dispatch(handle, undefined)) this.#enqueue(handle, undefined);
+    this.place(handle, undefined);
+  }
+
+  /**
+   * Gives an accepted connection to a worker, or queues it. `remote` is the client's address,
+   * read only when the strategy uses it (undefined for re-dispatched connections).
+   */
+  place(handle: RawHandle, remote: string | undefined): void {
+    const waiting: Waiting = { handle, remote, since: Date.now(), pin: null };
+    if (!this.#tryWaiting(waiting)) this.#enqueue(waiting);
   }
 
   close(): void {
@@ -129,14 +149,14 @@ export class OwnedSocket {
     this.#handle = null;
     for (const waiting of this.#queue) waiting.handle.close();
     this.#queue = [];
+    this.#pinned.clear();
     this.#clearQueueTimer();
     this.members.clear();
   }
 
   #accept(status: number, client: RawHandle | undefined): void {
     if (status !== 0 || !client) return; // EMFILE and friends: libuv retries the accept itself
-    const remote = this.#remoteOf(client);
-    if (!this.#dispatch(client, remote)) this.#enqueue(client, remote);
+    this.place(client, this.#remoteOf(client));
   }
 
   #remoteOf(client: RawHandle): string | undefined {
@@ -145,31 +165,33 @@ export class OwnedSocket {
     return client.getpeername(out) === 0 && typeof out['address'] === 'string' ? out['address'] : undefined;
   }
 
+  /** Hands a connection out if it can go now; false keeps it waiting (with its pin updated). */
+  #tryWaiting(waiting: Waiting): boolean {
+    if (this.balancer.usesAddress && waiting.remote !== undefined) return this.#dispatchPinned(waiting);
+    return this.#dispatch(waiting.handle);
+  }
+
   /**
-   * Gives the connection to a worker, or returns false to keep it queued. Unless the strategy
-   * pins clients to workers, the strategy chooses among the workers with the fewest hand-offs
-   * not yet acknowledged, and never a saturated one. At rest that is every worker; under load
-   * it steers connections away from a worker whose event loop is busy (it stops
-   * acknowledging), so a stuck worker collects one connection while the others keep up,
-   * and a full window at most in a burst that outruns them all.
+   * Gives the connection to a worker, or returns false to keep it queued. The strategy chooses
+   * among the workers with the fewest hand-offs not yet acknowledged, and never a saturated
+   * one. At rest that is every worker; under load it steers connections away from a worker
+   * whose event loop is busy (it stops acknowledging), so a stuck worker collects one
+   * connection while the others keep up, and a full window at most in a burst that outruns
+   * them all.
    */
-  #dispatch(handle: RawHandle, remote: string | undefined): boolean {
+  #dispatch(handle: RawHandle): boolean {
     const candidates: Member[] = [];
-    const pinned = this.balancer.usesAddress;
     let fewestInFlight = Infinity;
     for (const member of this.members) {
-      if (!member.eligible) continue;
-      if (!pinned) {
-        if (member.saturated || member.inFlight > fewestInFlight) continue;
-        if (member.inFlight < fewestInFlight) {
-          fewestInFlight = member.inFlight;
-          candidates.length = 0;
-        }
+      if (!member.eligible || member.saturated || member.inFlight > fewestInFlight) continue;
+      if (member.inFlight < fewestInFlight) {
+        fewestInFlight = member.inFlight;
+        candidates.length = 0;
       }
       candidates.push(member);
     }
     while (candidates.length > 0) {
-      const chosen = this.balancer.pick(candidates, remote);
+      const chosen = this.balancer.pick(candidates, undefined);
       if (chosen.handOff(this.key, handle)) return true;
       candidates.splice(candidates.indexOf(chosen), 1);
     }
@@ -177,16 +199,97 @@ export class OwnedSocket {
   }
 
   /**
-   * Holds a connection until a worker can take it: one becomes ready, or (when every worker is
+   * sticky-ip: the client's address chooses among every worker in rotation, saturated or not,
+   * so a client keeps its worker. If that worker has a full window, the connection waits for
+   * it in the queue (pinned), like any connection that finds no room; a connection already
+   * pinned keeps its worker for as long as that worker is in rotation.
+   */
+  #dispatchPinned(waiting: Waiting): boolean {
+    const pinned = waiting.pin;
+    if (pinned && pinned.eligible && this.members.has(pinned)) {
+      if (pinned.saturated) return false;
+      if (pinned.handOff(this.key, waiting.handle)) {
+        this.#pinTo(waiting, null);
+        return true;
+      }
+    }
+    // Not pinned yet, or its worker left rotation (or its channel just went): choose again.
+    const candidates = [...this.members].filter((member) => member.eligible && member !== pinned);
+    while (candidates.length > 0) {
+      const target = this.balancer.pick(candidates, waiting.remote);
+      if (target.saturated) {
+        this.#pinTo(waiting, target);
+        return false;
+      }
+      if (target.handOff(this.key, waiting.handle)) {
+        this.#pinTo(waiting, null);
+        return true;
+      }
+      candidates.splice(candidates.indexOf(target), 1);
+    }
+    this.#pinTo(waiting, null);
+    return false;
+  }
+
+  /** Records (or clears) which worker a waiting connection is pinned to, keeping the counts. */
+  #pinTo(waiting: Waiting, member: Member | null): void {
+    if (waiting.pin === member) return;
+    if (waiting.pin) {
+      const left = (this.#pinned.get(waiting.pin) ?? 1) - 1;
+      if (left > 0) this.#pinned.set(waiting.pin, left);
+      else this.#pinned.delete(waiting.pin);
+    }
+    if (member) this.#pinned.set(member, (this.#pinned.get(member) ?? 0) + 1);
+    waiting.pin = member;
+  }
+
+  /**
+   * The queue under sticky-ip: every connection that can go now goes, in arrival order, and
+   * the others keep their place, so a stuck worker's clients do not hold up other workers'
+   * clients. Scans only when something can go: a worker with room has connections pinned to
+   * it, or some wait unpinned or pinned to a worker that has left rotation.
+   */
+  #flushPinned(): void {
+    if (!this.#somethingCanGo()) return;
+    const kept: Waiting[] = [];
+    let room = true;
+    for (const waiting of this.#queue) {
+      if (room && this.#tryWaiting(waiting)) {
+        room = this.#anyRoom();
+        continue;
+      }
+      kept.push(waiting);
+    }
+    this.#queue = kept;
+  }
+
+  #somethingCanGo(): boolean {
+    if (!this.#anyRoom()) return false;
+    let pinned = 0;
+    for (const [member, count] of this.#pinned) {
+      if (!member.saturated || !member.eligible || !this.members.has(member)) return true;
+      pinned += count;
+    }
+    return pinned < this.#queue.length;
+  }
+
+  #anyRoom(): boolean {
+    for (const member of this.members) if (member.eligible && !member.saturated) return true;
+    return false;
+  }
+
+  /**
+   * Holds a connection until a worker can take it: one becomes ready, or (when its workers are
    * saturated) the next acknowledgement arrives. Bounded in count and in time.
    */
-  #enqueue(handle: RawHandle, remote: string | undefined): void {
+  #enqueue(waiting: Waiting): void {
     if (this.#closed || this.#queue.length >= this.limits.size) {
+      this.#pinTo(waiting, null);
       this.dropped += 1;
-      handle.close();
+      waiting.handle.close();
       return;
     }
-    this.#queue.push({ handle, remote, since: Date.now() });
+    this.#queue.push(waiting);
     this.#armQueueTimer();
   }
 
@@ -199,7 +302,9 @@ export class OwnedSocket {
       this.#queueTimer = null;
       const now = Date.now();
       while (this.#queue.length > 0 && (this.#queue[0] as Waiting).since + this.limits.timeoutMs <= now) {
-        (this.#queue.shift() as Waiting).handle.close();
+        const expired = this.#queue.shift() as Waiting;
+        this.#pinTo(expired, null);
+        expired.handle.close();
         this.dropped += 1;
       }
       this.#armQueueTimer();
