@@ -31,6 +31,11 @@ export interface ConvertBase {
   strict?: boolean;
   /** How commands are found (tests inject one); the real lookup by default. */
   findCommand?: CommandFinder;
+  /**
+   * The environment a running app of that name already has: the file's env goes over it
+   * instead of over `env` (a deploy does not leak the deploying shell into running apps).
+   */
+  runningEnv?: (name: string) => Record<string, string> | undefined;
 }
 
 type Defs = Record<string, OptionDef>;
@@ -155,7 +160,9 @@ export function toAppSpec(config: AppConfig, base: ConvertBase, where = 'app'): 
   const cwdValue = raw['cwd'];
   if (cwdValue !== undefined && typeof cwdValue !== 'string') invalid(`${f('cwd')} must be a string`);
   const cwd = resolve(base.cwd, cwdValue ?? '.');
-  const env = appEnv(raw, base, where);
+  const fileEnv = appEnv(raw, base, where);
+  // Commands are looked up as the deploying shell would, with the file's env over it.
+  const env = { ...stringEnv(base.env), ...fileEnv };
   const find = base.findCommand ?? findCommand;
   const written = raw['script'];
   const local = resolve(cwd, written);
@@ -207,12 +214,14 @@ export function toAppSpec(config: AppConfig, base: ConvertBase, where = 'app'): 
 
   const nameValue = raw['name'];
   if (nameValue !== undefined && typeof nameValue !== 'string') invalid(`${f('name')} must be a string`);
+  const name = validateAppName(nameValue ?? basename(script, extname(script)), f('name'));
+  const running = base.runningEnv?.(name);
   return {
     ...(spec as Omit<AppSpec, 'name' | 'script' | 'cwd' | 'env' | 'mode' | 'instances' | 'interpreter'>),
-    name: validateAppName(nameValue ?? basename(script, extname(script)), f('name')),
+    name,
     script,
     cwd,
-    env,
+    env: running ? { ...running, ...fileEnv } : env,
     mode,
     instances,
     interpreter,
@@ -221,7 +230,7 @@ export function toAppSpec(config: AppConfig, base: ConvertBase, where = 'app'): 
   };
 }
 
-/** The start command's environment, then `env`, then `env_<name>` with `--env <name>`. */
+/** What the file sets: `env`, then `env_<name>` with `--env <name>` over it. */
 function appEnv(raw: Record<string, unknown>, base: ConvertBase, where: string): Record<string, string> {
   const layers: Record<string, unknown>[] = [];
   for (const key of ['env', ...(base.envName !== undefined ? [`env_${base.envName}`] : [])]) {
@@ -233,7 +242,7 @@ function appEnv(raw: Record<string, unknown>, base: ConvertBase, where: string):
     if (!isRecord(value)) invalid(`${where}.${key} must be an object`);
     layers.push(value);
   }
-  return Object.assign(stringEnv(base.env), ...layers.map(stringEnv)) as Record<string, string>;
+  return Object.assign({}, ...layers.map(stringEnv)) as Record<string, string>;
 }
 
 export function parseInstances(value: number | string, field: string): number {

@@ -10,11 +10,13 @@ import { homePaths, resolveHome } from '../shared/paths.js';
 import type { ProcessInfo } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
 import { Supervisor } from './api.js';
+import { isConfigFile } from './config-path.js';
 import { describeText, processTable } from './format.js';
 
 interface StartOptions {
   instances?: string;
   name?: string;
+  namespace?: string;
   mode?: string;
   balance?: string;
   waitReady?: boolean;
@@ -99,6 +101,7 @@ export function buildProgram(): Command {
     .argument('[args...]', 'arguments for the app (after --)')
     .option('-i, --instances <n>', 'number of processes, or "max"; with a Node script this means cluster mode')
     .option('-n, --name <name>', 'app name (default: the script name)')
+    .option('--namespace <namespace>', "a group name that commands also take (pm2's namespace)")
     .addOption(new Option('--mode <mode>', 'execution mode').choices(['fork', 'cluster']))
     .addOption(new Option('--balance <strategy>', 'cluster balancing').choices(['round-robin', 'least-connections', 'sticky-ip']))
     .option('--wait-ready', "processes are ready when they send process.send('ready')")
@@ -126,12 +129,13 @@ export function buildProgram(): Command {
     .option('--only <names>', 'config files: start only these apps (comma-separated)')
     .option('--strict', 'config files: unknown or unsupported options are errors, not warnings')
     .option('-f, --force', 'a script that already runs is restarted instead of refused')
-    .option('--update-env', 'accepted for pm2 compatibility (a started app always gets this environment)')
+    .option('--update-env', "config files: apps that run get this shell's environment (else they keep theirs, plus the file's)")
     .option('--json', 'print the started processes as JSON')
     .action(async (target: string, args: string[], opts: StartOptions & { json?: boolean }) => {
       const { startCommand } = await import('./start-command.js');
       const config = {
         ...(opts.name !== undefined && { name: opts.name }),
+        ...(opts.namespace !== undefined && { namespace: opts.namespace }),
         ...(opts.instances !== undefined && { instances: opts.instances }),
         ...(opts.mode !== undefined && { exec_mode: opts.mode }),
         ...(opts.balance !== undefined && { balance: opts.balance }),
@@ -162,6 +166,7 @@ export function buildProgram(): Command {
         ...(opts.only !== undefined && { only: opts.only.split(/[,\s]+/).filter((name) => name.length > 0) }),
         ...(opts.strict !== undefined && { strict: opts.strict }),
         ...(opts.force !== undefined && { force: opts.force }),
+        ...(opts.updateEnv !== undefined && { updateEnv: opts.updateEnv }),
       };
       printRows(await startCommand(target, args, flags, withDaemon, warn), opts.json);
     });
@@ -181,14 +186,34 @@ export function buildProgram(): Command {
   ] as const) {
     const command = program.command(name).description(description);
     if (name === 'delete') command.alias('del');
-    // pm2's startOrReload; what it does with a config file comes with config-file targets.
+    // pm2's startOrReload: with a file, apps not running start and the others are reloaded.
     if (name === 'reload') command.alias('startOrReload');
-    if (name === 'restart' || name === 'reload') command.option('--update-env', 'accepted for pm2 compatibility; the environment is not replaced yet');
+    if (name === 'restart' || name === 'reload') command.option('--update-env', "give the apps this shell's environment (over theirs)");
     command
-      .argument('<target>', 'app name, namespace, process id, or "all"')
+      .argument('<target>', 'app name, namespace, process id, "all", or a config file')
+      .option('--env <name>', "config files: add each app's env_<name> over its env")
+      .option('--only <names>', 'config files: only these apps (comma-separated)')
+      .option('--strict', 'config files: unknown or unsupported options are errors, not warnings')
       .option('--json', 'print the affected processes as JSON')
-      .action(async (target: string, opts: { json?: boolean }) => {
-        const rows = await withDaemon((sv) => sv.call(name, { target }));
+      .action(async (target: string, opts: { json?: boolean; updateEnv?: boolean; env?: string; only?: string; strict?: boolean }) => {
+        if (isConfigFile(target)) {
+          const deploy = await import('./deploy.js');
+          const flags = {
+            ...(opts.env !== undefined && { envName: opts.env }),
+            ...(opts.only !== undefined && { only: opts.only.split(/[,\s]+/).filter((n) => n.length > 0) }),
+            ...(opts.strict !== undefined && { strict: opts.strict }),
+            ...(opts.updateEnv !== undefined && { updateEnv: opts.updateEnv }),
+          };
+          const rows =
+            name === 'stop' || name === 'delete' ? await deploy.stopFile(withDaemon, name, target, flags, warn) : await deploy.deployFile(withDaemon, name, target, flags, warn);
+          printRows(rows, opts.json);
+          return;
+        }
+        if (opts.env !== undefined || opts.only !== undefined) warn('--env and --only apply to config files');
+        const rows = await withDaemon(async (sv) => {
+          if (opts.updateEnv && (name === 'restart' || name === 'reload')) return (await import('./deploy.js')).updateEnv(sv, name, target);
+          return sv.call(name, { target });
+        });
         // As pm2: "all" with nothing to act on is a failure, so a deploy script notices.
         if (target === 'all' && rows.length === 0) throw new SupervisorError('NOT_FOUND', `no apps to ${name} (see: supervisor list)`);
         printRows(rows, opts.json);

@@ -15,11 +15,7 @@ import { SupervisorError } from '../shared/errors.js';
 import { isRecord } from '../shared/validate.js';
 import { toAppSpec, type AppConfig, type ConvertBase } from './app-config.js';
 
-const CONFIG_FILE = /(\.config\.(c|m)?js|\.json5?|\.ya?ml)$/;
-
-export function isConfigFile(path: string): boolean {
-  return CONFIG_FILE.test(path);
-}
+export { isConfigFile } from './config-path.js';
 
 export interface LoadOptions {
   warn: (line: string) => void;
@@ -28,6 +24,8 @@ export interface LoadOptions {
   /** `--only a,b`: the apps to take, by name; an unknown name is an error. */
   only?: readonly string[];
   strict?: boolean;
+  /** See ConvertBase.runningEnv. */
+  runningEnv?: (name: string) => Record<string, string> | undefined;
 }
 
 async function parse(file: string): Promise<unknown> {
@@ -70,6 +68,7 @@ export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv, optio
     warn: options.warn,
     ...(options.envName !== undefined && { envName: options.envName }),
     ...(options.strict !== undefined && { strict: options.strict }),
+    ...(options.runningEnv !== undefined && { runningEnv: options.runningEnv }),
   };
   const picked = options.only === undefined ? apps.map((app, i) => ({ app, i })) : pick(apps, options.only, file);
   return picked.map(({ app, i }) => toAppSpec(app as AppConfig, base, `${file}: apps[${i}]`));

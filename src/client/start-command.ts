@@ -2,7 +2,8 @@
  * `supervisor start <script|config|name>`, with pm2's rules for what already runs
  * (pm2's lib/API.js, _startScript and _startJson):
  * - a name (or id, or namespace) the daemon knows, when no such file exists: restart it;
- * - a config file: its apps that exist are restarted, the others started;
+ * - a config file: its apps that exist are restarted with the file's spec, the others started
+ *   (deploy.ts);
  * - a script already run by the app of the same name: started again if it is stopped or
  *   errored; if it runs, refused (pm2: "Script already launched") unless `-f`, which restarts
  *   it (pm2's -f starts a second copy under the same name; names are unique here);
@@ -15,7 +16,7 @@ import { SupervisorError } from '../shared/errors.js';
 import type { ProcessInfo } from '../shared/protocol.js';
 import type { Supervisor } from './api.js';
 import { toAppSpec, type AppConfig } from './app-config.js';
-import { isConfigFile, loadConfigFile } from './config-file.js';
+import { isConfigFile } from './config-file.js';
 
 export interface StartFlags {
   /** Options for a script, by pm2 name, from the command-line flags. */
@@ -24,6 +25,7 @@ export interface StartFlags {
   only?: readonly string[];
   strict?: boolean;
   force?: boolean;
+  updateEnv?: boolean;
 }
 
 type Connect = <T>(fn: (sv: Supervisor) => Promise<T>, options?: { start?: boolean }) => Promise<T>;
@@ -33,13 +35,15 @@ const STOPPED = new Set(['stopped', 'errored']);
 export async function startCommand(target: string, args: string[], flags: StartFlags, connect: Connect, warn: (line: string) => void): Promise<ProcessInfo[]> {
   if (isConfigFile(target)) {
     if (flags.config.name !== undefined || flags.config.instances !== undefined) warn('--name and -i apply to scripts; the config file decides for its apps');
-    const specs = await loadConfigFile(target, process.env, {
-      warn,
+    // The file's apps that exist are restarted with the file's spec, the others started.
+    const { deployFile } = await import('./deploy.js');
+    const deploy = {
       ...(flags.envName !== undefined && { envName: flags.envName }),
       ...(flags.only !== undefined && { only: flags.only }),
       ...(flags.strict !== undefined && { strict: flags.strict }),
-    });
-    return connect((sv) => startOrRestart(sv, specs));
+      ...(flags.updateEnv !== undefined && { updateEnv: flags.updateEnv }),
+    };
+    return deployFile(connect, 'restart', target, deploy, warn);
   }
   if (flags.only !== undefined) warn('--only applies to config files');
   if (flags.envName !== undefined) warn('--env applies to config files (env_<name>); a script gets the shell\'s environment');
@@ -78,19 +82,4 @@ export async function startCommand(target: string, args: string[], flags: StartF
       return sv.call('restart', { target: spec.name });
     }
   });
-}
-
-/** Starts the apps the daemon does not have and restarts those it has, as pm2 does for a file. */
-async function startOrRestart(sv: Supervisor, specs: AppSpec[]): Promise<ProcessInfo[]> {
-  const names = specs.map((spec) => spec.name);
-  // A file naming one app twice goes to the daemon whole, which refuses it.
-  if (new Set(names).size !== names.length) return sv.call('start', { apps: specs });
-  const known = new Set((await sv.list()).map((row) => row.name));
-  const fresh = specs.filter((spec) => !known.has(spec.name));
-  const rows: ProcessInfo[] = fresh.length > 0 ? await sv.call('start', { apps: fresh }) : [];
-  for (const spec of specs) {
-    // TODO(lead): restart with the file's spec (issue 11, item 1); today the running spec is kept.
-    if (known.has(spec.name)) rows.push(...(await sv.call('restart', { target: spec.name })));
-  }
-  return rows;
 }

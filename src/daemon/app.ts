@@ -186,12 +186,13 @@ export class App implements SlotHost {
   }
 
   /**
-   * A new spec for the app (its config file reloaded, or the caller's environment with
-   * --update-env). If anything but the instance count changed, the running processes are
-   * replaced with the new spec: with `how: 'reload'`, one at a time without downtime as in a
-   * reload (cluster mode, before and after); otherwise, and in fork mode, restarted. A new
-   * instance count scales. The config file is the unit of deployment: afterwards every process
-   * of the app runs, stopped ones included. Resolves with whether the spec changed.
+   * Deploys the app again, with a new spec if it changed (its config file reloaded, or the
+   * caller's environment with --update-env): every process is replaced, with `how: 'reload'`
+   * one at a time without downtime as in a reload (cluster mode, before and after), otherwise,
+   * and in fork mode, restarted; so code changed on disk is loaded even when the spec is the
+   * same, as pm2's reload of a file does. A new instance count scales. The config file is the
+   * unit of deployment: afterwards every process of the app runs, stopped ones included.
+   * Resolves with whether the spec changed.
    */
   update(spec: AppSpec, how: 'reload' | 'restart'): Promise<boolean> {
     return this.ops.run('update', async (signal) => {
@@ -201,15 +202,16 @@ export class App implements SlotHost {
       if (changed) {
         this.spec = { ...spec, instances: this.slots.length };
         this.#specChanged(before);
-        if (how === 'reload' && before.mode === 'cluster' && spec.mode === 'cluster') await this.#replaceAll(this.slots, signal);
-        else await Promise.all(this.#stillHere(this.slots).map((slot) => slot.hold(() => slot.restart())));
-        if (spec.mode !== 'cluster') this.closeSockets();
-        // New log options: the replaced processes wrote to the old files until they went.
-        if (this.logs !== logsBefore) void logsBefore.close();
-        checkAborted(signal);
       }
+      if (how === 'reload' && before.mode === 'cluster' && spec.mode === 'cluster') await this.#replaceAll(this.slots, signal);
+      else await Promise.all(this.#stillHere(this.slots).map((slot) => slot.hold(() => slot.restart())));
+      if (spec.mode !== 'cluster') this.closeSockets();
+      // New log options: the replaced processes wrote to the old files until they went.
+      if (this.logs !== logsBefore) void logsBefore.close();
+      checkAborted(signal);
       for (const slot of this.slots) if (!slot.wanted) slot.start();
       await this.#resize(spec.instances, signal);
+      if (how === 'reload') this.reloads += 1;
       return changed || before.instances !== spec.instances;
     });
   }

@@ -10,8 +10,8 @@ export interface Subscriber {
   events: boolean;
   /** App messages `{ type, data, topic }` (launchBus). */
   messages: boolean;
-  /** Only this app's events, or every app's when null. */
-  app: string | null;
+  /** Only these apps' events (one app, or a namespace's apps), or every app's when null. */
+  apps: ReadonlySet<string> | null;
   /** Only this process id's events, when set. */
   id: number | null;
   deliver(frame: EventFrame): void;
@@ -61,5 +61,5 @@ export class EventBus {
 }
 
 function matches(s: Subscriber, app: string, id: number): boolean {
-  return (s.app === null || s.app === app) && (s.id === null || s.id === id);
+  return (s.apps === null || s.apps.has(app)) && (s.id === null || s.id === id);
 }

@@ -183,14 +183,16 @@ export const handlers: HandlerMap = {
   },
 
   subscribe: async ({ target, logs, events, messages = false }, ctx) => {
-    let app: string | null = null;
+    let apps: Set<string> | null = null;
     let id: number | null = null;
     if (target !== 'all') {
-      const [selection] = ctx.registry.select(target);
-      app = selection?.app.name ?? null;
-      if (selection && selection.app.name !== target) id = selection.slots[0]?.id ?? null;
+      // An app, a namespace (its apps as they are now) or one process id.
+      const selection = ctx.registry.select(target);
+      apps = new Set(selection.map(({ app }) => app.name));
+      const [only] = selection;
+      if (selection.length === 1 && only && only.app.name !== target && only.app.spec.namespace !== target) id = only.slots[0]?.id ?? null;
     }
-    ctx.connection.subscribe({ logs, events, messages, app, id });
+    ctx.connection.subscribe({ logs, events, messages, apps, id });
     return { subscribed: true };
   },
 

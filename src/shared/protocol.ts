@@ -15,7 +15,10 @@ import type { WireError } from './errors.js';
 import type { BusPacket, MessageCounters } from './messages.js';
 import type { Json } from './validate.js';
 
-export const PROTOCOL_VERSION = 1;
+// 2: update, check, reset, reload-logs, sendData and bus messages, the 'dropped' event, and
+// fields added to ProcessInfo and AppDescription by issues 8-13. A daemon of version 1 is
+// refused with VERSION_MISMATCH, whose message says how to stop it.
+export const PROTOCOL_VERSION = 2;
 
 export const PROCESS_STATUSES = ['launching', 'online', 'stopping', 'stopped', 'waiting-restart', 'errored'] as const;
 export type ProcessStatus = (typeof PROCESS_STATUSES)[number];
@@ -132,8 +135,11 @@ export interface DaemonInfo {
 
 /** What `update` did, app by app, and the processes of those apps afterwards. */
 export interface UpdateResult {
+  /** Apps the daemon did not have. */
   started: string[];
+  /** Apps whose spec changed. */
   updated: string[];
+  /** Apps with the same spec (their processes were replaced all the same). */
   unchanged: string[];
   processes: ProcessInfo[];
 }
@@ -170,9 +176,10 @@ export interface Methods {
   subscribe: { params: { logs: boolean; events: boolean; messages?: boolean; target: Target }; result: { subscribed: true } };
   kill: { params: NoParams; result: { stopped: number } };
   /**
-   * Apply a config file: apps not running are started; running apps whose spec changed get it
-   * (replaced worker by worker with `how: 'reload'`, restarted with 'restart'); a new instance
-   * count scales. Every spec is checked before anything changes.
+   * Apply a config file: apps the daemon does not have are started; the others get their new
+   * spec (if it changed) and new processes, worker by worker without downtime with `how:
+   * 'reload'`, restarted with 'restart'; a new instance count scales. Every spec is checked
+   * before anything changes.
    */
   update: { params: { apps: AppSpec[]; how: 'reload' | 'restart' }; result: UpdateResult };
   /** The daemon's internal consistency check (every process accounted for, states coherent). */

@@ -5,13 +5,14 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lastLines } from '../../src/client/logs-command.js';
 import type { AppDescription, LogFileDescription } from '../../src/shared/protocol.js';
 import { listRotatedFiles } from '../../src/shared/rotated-log-files.js';
-import { byStatus, expectOk, fixture, isAlive, logLines, tempHome, waitFor, type Home } from '../helpers.js';
+import { byStatus, expectOk, fixture, isAlive, logLines, spawnCli, tempHome, waitFor, type Home } from '../helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -195,6 +196,38 @@ describe('logs', () => {
     await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').includes('tick'), 'the deleted file to be recreated');
     expect(await readFile(join(home.dir, 'daemon.log'), 'utf8')).toMatch(/received SIGUSR2: reopened 2 log files/);
   }, 60_000);
+
+  it('logs <namespace> follows every app of the namespace, logs <id> only that process; --namespace; stop <namespace>', async () => {
+    home = await tempHome();
+    const dir = await mkdtemp(join(tmpdir(), 'sv-ns-'));
+    extraCleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'ns.config.cjs');
+    const app = (name: string, namespace: string): object => ({ name, script: fixture('tick-app.cjs'), namespace, env: { TICK_MS: '100' } });
+    await writeFile(file, `module.exports = ${JSON.stringify({ apps: [app('front', 'shop'), app('back', 'shop'), app('other', 'misc')] })};\n`);
+    expectOk(await home.cli(['start', file]));
+    const [back] = await byStatus(home, 'back', 'online', 1);
+    await byStatus(home, 'front', 'online', 1);
+    await byStatus(home, 'other', 'online', 1);
+
+    const shop = spawnCli(['logs', 'shop', '--lines', '0', '--out'], home.env);
+    const one = spawnCli(['logs', String(back?.id), '--lines', '0', '--out'], home.env);
+    extraCleanup.push(() => shop.kill(), () => one.kill());
+    await waitFor(() => /^front\|\d+ \| tick/m.test(shop.stdout()) && /^back\|\d+ \| tick/m.test(shop.stdout()), 'lines of both apps of the namespace');
+    await waitFor(() => one.stdout().split('\n').filter((l) => l.startsWith('back|')).length >= 3, 'lines of the one process');
+    expect(shop.stdout()).not.toMatch(/^other\|/m);
+    expect(one.stdout()).not.toMatch(/^(front|other)\|/m);
+    shop.kill('SIGINT');
+    one.kill('SIGINT');
+    expect(await shop.exited).toEqual({ code: 0, signal: null });
+    expect(await one.exited).toEqual({ code: 0, signal: null });
+
+    // --namespace on the command line; a command on the namespace acts on all of its apps.
+    expectOk(await home.cli(['start', fixture('idle-app.cjs'), '--name', 'extra', '--namespace', 'shop']));
+    const stopped = await home.cli(['stop', 'shop', '--json']);
+    expectOk(stopped);
+    expect((JSON.parse(stopped.stdout) as { name: string }[]).map((p) => p.name).sort()).toEqual(['back', 'extra', 'front']);
+    expect((await home.list()).map((p) => `${p.name} ${p.status}`).sort()).toEqual(['back stopped', 'extra stopped', 'front stopped', 'other online']);
+  });
 
   it('two workers writing long lines in pieces into one merged file: no line is cut into another', async () => {
     home = await tempHome();

@@ -53,7 +53,7 @@ export class MessageRouter {
       logs: false,
       events: true,
       messages: false,
-      app: null,
+      apps: null,
       id: null,
       deliver: (frame) => {
         if (frame.event === 'process') this.#onProcessEvent(frame.data);
