@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// HTTP throughput benchmark: Supervisor round-robin vs node cluster (rr/none) vs pm2 cluster.
+// HTTP throughput benchmark: Supervisor (round-robin, --balance os) vs node cluster (rr/none)
+// vs pm2 cluster.
 //
 //   node bench/http.mjs [--workers 2,4] [--duration 10] [--rounds 3] [--only a,b,...]
 //                       [--warmup 2] [--connections 50] [--threads 1]
 //                       [--idle-workers 4] [--idle-seconds 10] [--kinds keep-alive,close] [--cgroups]
+//                       [--split-seconds 5]
 //
-// Contenders: supervisor, node-rr, node-none, pm2 (see bench/README.md).
+// Contenders: supervisor, supervisor-os, node-rr, node-none, pm2 (see bench/README.md).
 // Output: a markdown report on stdout and in bench/.out/http-<timestamp>.md
 // (raw per-run numbers in bench/.out/http-<timestamp>.json).
 
@@ -53,9 +55,12 @@ import {
 // supervisor-alt: Supervisor again with extra environment for its daemon, to compare a setting
 // side by side: BENCH_ALT_ENV (JSON), by default the daemon on V8's full JIT instead of lite
 // mode. Listed only when asked for with --only.
-const ALL = ['supervisor', 'supervisor-alt', 'node-rr', 'node-none', 'pm2'];
-const ALT_ENV = JSON.parse(process.env.BENCH_ALT_ENV ?? '{"SUPERVISOR_DAEMON_NODE_FLAGS":"--max-semi-space-size=1"}');
-const DEFAULT_ONLY = ['supervisor', 'node-rr', 'node-none', 'pm2'];
+const ALL = ['supervisor', 'supervisor-os', 'supervisor-alt', 'node-rr', 'node-none', 'pm2'];
+const ALT_ENV = JSON.parse(process.env.BENCH_ALT_ENV ?? (process.env.BENCH_ALT_BIN ? '{}' : '{"SUPERVISOR_DAEMON_NODE_FLAGS":"--max-semi-space-size=1"}'));
+// BENCH_ALT_BIN: supervisor-alt runs another build's CLI (say main's), to compare two builds.
+const ALT_BIN = process.env.BENCH_ALT_BIN ? path.resolve(process.env.BENCH_ALT_BIN) : SUPERVISOR_BIN;
+const DEFAULT_ONLY = ['supervisor', 'supervisor-os', 'node-rr', 'node-none', 'pm2'];
+const SPLIT_SCRIPT = path.join(BENCH_DIR, 'split.lua');
 const START_TIMEOUT_MS = 15_000;
 const APP = 'bench/apps/hello.cjs'; // relative to the repo root (cwd of every CLI call)
 
@@ -72,11 +77,12 @@ const { values: opt } = parseArgs({
     threads: { type: 'string', default: '1' },
     'idle-workers': { type: 'string', default: '4' },
     'idle-seconds': { type: 'string', default: '10' },
+    'split-seconds': { type: 'string', default: '5' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (opt.help) {
-  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 12).join('\n'));
+  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 14).join('\n'));
   process.exit(0);
 }
 
@@ -87,6 +93,7 @@ const warmup = Number(opt.warmup);
 const connections = parseInt(opt.connections, 10);
 const threads = parseInt(opt.threads, 10);
 const idleSeconds = Number(opt['idle-seconds']);
+const splitSeconds = Number(opt['split-seconds']);
 const only = opt.only.split(',').map((s) => s.trim()).filter(Boolean);
 for (const c of only) if (!ALL.includes(c)) die(`unknown contender "${c}" (known: ${ALL.join(', ')})`);
 const contenders = ALL.filter((c) => only.includes(c)); // fixed order A B C D
@@ -173,20 +180,20 @@ async function startNodeCluster(sched, workers) {
   return { port, daemon: procHandle(pgid), daemonLabel: `node cluster primary (SCHED=${sched})`, stop };
 }
 
-async function startSupervisor(workers, extraEnv = {}, name = 'supervisor') {
-  if (!fs.existsSync(SUPERVISOR_BIN)) throw new Skip(`${path.relative(REPO_DIR, SUPERVISOR_BIN)} does not exist (not built yet?)`);
+async function startSupervisor(workers, extraEnv = {}, name = 'supervisor', extraArgs = [], bin = SUPERVISOR_BIN) {
+  if (!fs.existsSync(bin)) throw new Skip(`${path.relative(REPO_DIR, bin)} does not exist (not built yet?)`);
   const home = mkTmp('sv-bench-home-');
   const port = await freePort();
   const env = { SUPERVISOR_HOME: home, PORT: String(port), ...extraEnv };
   // The CLI runs in its own process group so a hung CLI can be killed precisely.
   // The first CLI call starts the daemon, which (with its workers) stays in the CLI's cgroup.
-  const g = spawnGroup([SUPERVISOR_BIN, 'start', APP, '-i', String(workers), '--name', 'bench-hello'], env, cgroupFor(name));
+  const g = spawnGroup([bin, 'start', APP, '-i', String(workers), '--name', 'bench-hello', ...extraArgs], env, cgroupFor(name));
   let daemonTree = [];
   const stop = onCleanup(() => {
     const dpid = readPidFile(path.join(home, 'daemon.pid'));
     const d = dpid ? procHandle(dpid) : null;
     if (d) daemonTree = [d, ...descendants(d.pid), ...daemonTree];
-    const k = run(process.execPath, [SUPERVISOR_BIN, 'kill'], { env, timeoutMs: 15_000 });
+    const k = run(process.execPath, [bin, 'kill'], { env, timeoutMs: 15_000 });
     if (k.status !== 0) log(`supervisor kill: ${describeFailure(k)}`);
     terminateGroup(g.child.pid, 2000);
     reapByEnv('SUPERVISOR_HOME', home, daemonTree);
@@ -244,7 +251,8 @@ async function startPm2(workers) {
 
 const STARTERS = {
   supervisor: (n) => startSupervisor(n),
-  'supervisor-alt': (n) => startSupervisor(n, ALT_ENV, 'supervisor-alt'),
+  'supervisor-os': (n) => startSupervisor(n, {}, 'supervisor-os', ['--balance', 'os']),
+  'supervisor-alt': (n) => startSupervisor(n, ALT_ENV, 'supervisor-alt', [], ALT_BIN),
   'node-rr': (n) => startNodeCluster('rr', n),
   'node-none': (n) => startNodeCluster('none', n),
   pm2: startPm2,
@@ -256,6 +264,7 @@ const runs = []; // {workers, kind, contender, round, rps, ...}
 const skipped = []; // {workers, contender, reason}
 const spread = {}; // `${workers}/${contender}` -> "pid:count ..."
 const idle = []; // {workers, contender, label, pid, cpuPct, ticks}
+const splits = []; // {workers, contender, requests, counts: number[] (per worker, busiest first)}
 let pm2Ver = null;
 
 /**
@@ -306,6 +315,20 @@ async function measureIdle(instances, workers) {
       seconds: secs,
     });
   }
+}
+
+/**
+ * How the workers shared a Connection: close load: wrk counts the responses of each pid (a
+ * separate run, since reading bodies slows wrk down). Workers that served nothing count as 0.
+ */
+async function measureSplit(name, instance, workers) {
+  const r = await runWrk({ port: instance.port, seconds: splitSeconds, threads, connections, close: true, cgroup: cgroupFor('wrk'), script: SPLIT_SCRIPT });
+  const counts = [...r.stdout.matchAll(/^split (\d+) (\d+)$/gm)].map((m) => Number(m[2]));
+  while (counts.length < workers) counts.push(0);
+  counts.sort((a, b) => b - a);
+  const requests = counts.reduce((a, n) => a + n, 0);
+  splits.push({ workers, contender: name, requests, counts });
+  log(`w=${workers} split ${name.padEnd(13)} ${counts.map((n) => ((100 * n) / (requests || 1)).toFixed(1) + '%').join(' / ')} of ${requests}`);
 }
 
 async function main() {
@@ -369,6 +392,15 @@ async function main() {
               log(`w=${workers} ${kind.id} round ${round} ${name}: FAILED ${e.message}`);
               runs.push({ workers, kind: kind.id, contender: name, round, rps: null, error: e.message });
             }
+          }
+        }
+      }
+      if (splitSeconds > 0 && KINDS.some((kind) => kind.close)) {
+        for (const name of live) {
+          try {
+            await measureSplit(name, instances[name], workers);
+          } catch (e) {
+            log(`split ${name} (${workers} workers): FAILED ${e.message}`);
           }
         }
       }
@@ -462,6 +494,23 @@ function report() {
   }
   lines.push(mdTable(['workers', 'client', 'ours', 'ours/node-rr', 'ours/node-none', 'ours/pm2'], rrows), '');
 
+  if (splits.length) {
+    lines.push(`## Per-worker split under Connection: close (${splitSeconds}s wrk run each, responses counted per pid)`, '');
+    lines.push(
+      mdTable(
+        ['workers', 'contender', 'requests', 'share per worker (busiest first)', 'busiest / idlest'],
+        splits.map((s) => [
+          s.workers,
+          s.contender,
+          s.requests,
+          s.counts.map((n) => `${fmt((100 * n) / (s.requests || 1), 1)}%`).join(' / '),
+          s.counts[s.counts.length - 1] > 0 ? fmt(s.counts[0] / s.counts[s.counts.length - 1], 2) : 'inf',
+        ]),
+      ),
+      '',
+    );
+  }
+
   lines.push(`## Daemon idle CPU (${idleWorkers} workers, ${idleSeconds}s idle right after load)`, '');
   if (idle.length) {
     lines.push(
@@ -499,7 +548,7 @@ function report() {
   const file = writeOut(`http-${ts}.md`, md);
   const jfile = writeOut(
     `http-${ts}.json`,
-    JSON.stringify({ params: { workersList, duration, rounds, warmup, connections, threads, contenders }, runs, skipped, idle, spread }, null, 2),
+    JSON.stringify({ params: { workersList, duration, rounds, warmup, connections, threads, contenders, splitSeconds }, runs, skipped, idle, spread, splits }, null, 2),
   );
   log(`wrote ${path.relative(REPO_DIR, file)} and ${path.relative(REPO_DIR, jfile)}`);
 }

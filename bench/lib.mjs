@@ -400,9 +400,10 @@ export function runAsync(cmd, args, { env, timeoutMs = 600_000, cwd = REPO_DIR }
   });
 }
 
-export async function runWrk({ port, seconds, threads = 1, connections = 50, close = false, cgroup = null }) {
+export async function runWrk({ port, seconds, threads = 1, connections = 50, close = false, cgroup = null, script = null }) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency'];
   if (close) args.push('-H', 'Connection: close');
+  if (script) args.push('-s', script);
   args.push(`http://127.0.0.1:${port}/`);
   const [cmd, cmdArgs] = inCgroup(cgroup, 'wrk', args);
   const r = await runAsync(cmd, cmdArgs, { timeoutMs: (seconds + 30) * 1000 });
@@ -411,7 +412,7 @@ export async function runWrk({ port, seconds, threads = 1, connections = 50, clo
   if (r.status !== 0 || parsed.rps == null) {
     throw new Error(`wrk exit ${r.status ?? r.signal}: ${(r.stderr || r.stdout || '').trim().slice(0, 400)}`);
   }
-  return { ...parsed, cmd: `wrk ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}` };
+  return { ...parsed, stdout: script ? r.stdout : undefined, cmd: `wrk ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}` };
 }
 
 // ------------------------------------------------------------------ pm2 ---

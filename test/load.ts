@@ -14,6 +14,8 @@ export interface Load {
   stop(): Promise<LoadResult>;
   /** Resolves when at least n requests have succeeded. */
   reached(n: number): Promise<void>;
+  /** Requests that have succeeded so far. */
+  ok(): number;
 }
 
 export function startLoad(options: { port: number; keepAlive: boolean; concurrency?: number; maxMs?: number; path?: string }): Load {
@@ -75,6 +77,7 @@ export function startLoad(options: { port: number; keepAlive: boolean; concurren
       agent.destroy();
       return result;
     },
+    ok: () => result.ok,
     reached(n) {
       if (result.ok >= n) return Promise.resolve();
       return new Promise((resolve) => waiters.push({ n, resolve }));

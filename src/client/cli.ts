@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as CommanderModule from 'commander';
+import { BALANCE_STRATEGIES } from '../shared/app-spec.js';
 import { EXIT_STATUS, SupervisorError } from '../shared/errors.js';
 import { homePaths, resolveHome } from '../shared/paths.js';
 import type { ProcessInfo } from '../shared/protocol.js';
@@ -103,7 +104,7 @@ export function buildProgram(): Command {
     .option('-n, --name <name>', 'app name (default: the script name)')
     .option('--namespace <namespace>', "a group name that commands also take (pm2's namespace)")
     .addOption(new Option('--mode <mode>', 'execution mode').choices(['fork', 'cluster']))
-    .addOption(new Option('--balance <strategy>', 'cluster balancing').choices(['round-robin', 'least-connections', 'sticky-ip']))
+    .addOption(new Option('--balance <strategy>', 'cluster balancing').choices([...BALANCE_STRATEGIES]))
     .option('--wait-ready', "processes are ready when they send process.send('ready')")
     .option('--listen-timeout <duration>', 'how long to wait for readiness')
     .option('--kill-timeout <duration>', 'how long a stop waits before SIGKILL')

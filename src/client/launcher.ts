@@ -21,7 +21,16 @@ const RETRY_MS = 15;
  * machine's limit (bench/RESULTS.md). SUPERVISOR_DAEMON_NODE_FLAGS replaces these flags for a
  * daemon that should trade memory for hand-off speed (e.g. "--max-semi-space-size=1").
  */
-export const DAEMON_NODE_FLAGS = ['--lite-mode', '--no-expose-wasm', '--max-semi-space-size=1'];
+export const DAEMON_NODE_FLAGS = ['--lite-mode', ...wasmFlag(), '--max-semi-space-size=1'];
+
+/**
+ * Up to V8 12 (Node 20, 22), lite mode warns that it disables wasm unless told so; V8 13
+ * (Node 24) has no such flag, and a Node given an unknown flag does not start. V8 flags cannot
+ * be asked about without starting a process, so the V8 version decides.
+ */
+function wasmFlag(): string[] {
+  return Number(process.versions.v8.split('.')[0]) < 13 ? ['--no-expose-wasm'] : [];
+}
 
 function daemonNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
   const custom = env['SUPERVISOR_DAEMON_NODE_FLAGS'];

@@ -5,6 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { DaemonToWorker, WorkerToDaemon } from '../shared/worker-messages.js';
+import type { FromWorker } from './cluster/cluster-messages.js';
 
 export interface ProcessIdentity {
   slotId: number;
@@ -23,12 +24,14 @@ export interface ProcessEvents {
   ready: [];
   /** Any other message the app sent with process.send (not 'ready', not the runtime's). */
   message: [data: unknown];
-  /** A runtime message; `handle` is set for refused connections. */
+  /** A runtime message (no handle travels with these). */
   runtime: [message: WorkerToDaemon, handle: unknown];
-  /** Node's acknowledgement that the worker took the oldest handle we sent. */
-  handleAck: [];
-  /** The oldest handle's message arrived without its descriptor (MSG_CTRUNC): it is still ours. */
-  handleNack: [];
+  /** A request or notice of Node's cluster protocol (cluster mode). */
+  cluster: [message: FromWorker];
+  /** The worker's answer to the `newconn` numbered `seq`. */
+  connectionAck: [seq: number, accepted: boolean];
+  /** The IPC channel closed (the worker disconnected, or exited). */
+  disconnect: [];
   exit: [exit: WorkerExit];
 }
 
@@ -53,15 +56,22 @@ export interface ManagedProcess extends EventEmitter<ProcessEvents> {
   readonly connected: boolean;
   /** How many connection handles may await acknowledgement at once. */
   readonly handleWindow: number;
+  /** cluster.worker.id in the process (cluster mode), else null. */
+  readonly clusterId: number | null;
   /** The last lines it wrote to stderr. */
   stderrLines(max?: number): string[];
   /**
-   * Sends a runtime message, with a handle if given; false when the channel is gone.
-   * `onWritten` runs once the channel has written it (the message router bounds its queue so).
+   * Sends a runtime message; false when the channel is gone. `onWritten` runs once the channel
+   * has written it (the message router bounds its queue so).
    */
-  sendRuntime(message: RuntimeMessage, handle?: unknown, onWritten?: () => void): boolean;
-  /** Passes a connection handle (see the hand-off window in worker-process.ts). */
-  sendConnection(key: string, handle: unknown): boolean;
+  sendRuntime(message: RuntimeMessage, onWritten?: () => void): boolean;
+  /**
+   * Sends a message of Node's cluster protocol with our next `seq`, which it returns (null when
+   * the channel is gone); with a handle, `onLost` runs if it reaches the worker without it.
+   */
+  sendCluster(message: Record<string, unknown>, handle?: unknown, onLost?: () => void): number | null;
+  /** Hands over a connection as `newconn` (see the hand-off window in worker-process.ts); its answer comes as 'connectionAck'. */
+  sendConnection(key: string, handle: unknown, onLost: () => void): number | null;
   /** Delivers a message to the app's process.on('message'); `onWritten` as for sendRuntime. */
   sendMessage(data: unknown, onWritten?: () => void): boolean;
   /** Signals its process group; false if it is gone. */

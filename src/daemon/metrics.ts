@@ -22,6 +22,7 @@ export async function withMetrics(registry: Registry, rows: ProcessInfo[]): Prom
       cpu: stats ? Math.round(stats.cpu * 10) / 10 : 0,
       memory: stats ? stats.memory : 0,
       connections: current?.connections ?? row.connections,
+      handled: current?.handled ?? row.handled,
     };
   });
 }
@@ -62,7 +63,7 @@ export async function refreshConnectionCounts(registry: Registry): Promise<void>
           }
           function onStats(message: WorkerToDaemon): void {
             if (message.t !== 'stats' || message.seq !== seq || !member) return;
-            member.open = message.open;
+            if (Number.isSafeInteger(message.open)) member.open = message.open;
             done();
           }
           member.worker.on('runtime', onStats);

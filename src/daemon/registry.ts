@@ -10,6 +10,7 @@ import { interpreterProblem } from '../shared/commands.js';
 import { SupervisorError } from '../shared/errors.js';
 import type { ProcessInfo } from '../shared/protocol.js';
 import { App, type AppContext } from './app.js';
+import { SocketTable } from './cluster/socket-table.js';
 import { systemClock, type Clock } from './clock.js';
 import type { EventBus } from './events.js';
 import type { ManagedProcess } from './managed-process.js';
@@ -47,6 +48,7 @@ export class Registry {
       logDir: options.logDir,
       runtimeUrl: options.runtimeUrl,
       bus: options.bus,
+      sockets: new SocketTable(),
       clock: options.clock ?? systemClock,
       allocateId: () => this.#nextId++,
       track: (process) => {

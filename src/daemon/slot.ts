@@ -15,6 +15,7 @@ import type { AppSpec } from '../shared/app-spec.js';
 import { SupervisorError } from '../shared/errors.js';
 import type { ExitRecord, ProcessEvent } from '../shared/protocol.js';
 import type { WorkerToDaemon } from '../shared/worker-messages.js';
+import type { ClusterTraffic } from './app.js';
 import type { Clock, Timer } from './clock.js';
 import { WorkerMember } from './cluster/worker-member.js';
 import type { ManagedProcess, SpawnProcess, WorkerExit } from './managed-process.js';
@@ -31,8 +32,8 @@ export interface SlotHost {
   readonly spawn: SpawnProcess;
   /** A note from the daemon for the app's error log. */
   note(slotId: number, text: string): void;
-  /** Cluster traffic from a worker (listen, unlisten, refuse, closed). */
-  onClusterMessage(slot: Slot, member: WorkerMember, message: WorkerToDaemon, handle: unknown): void;
+  /** Cluster traffic from a worker (Node's cluster protocol, reported closes). */
+  onClusterMessage(slot: Slot, member: WorkerMember, message: ClusterTraffic): void;
   /** A worker entered or left rotation: queued connections may now have somewhere to go. */
   rotationChanged(): void;
   /** A process event for subscribers. */
@@ -256,7 +257,8 @@ export class Slot {
     const process = this.host.spawn({ slotId: this.id, instance: this.instance });
     const member = spec.mode === 'cluster' ? new WorkerMember(this.id, process) : null;
     const running: Running = { process, member, readiness: null };
-    process.on('runtime', (message, handle) => this.#onRuntime(running, message, handle));
+    process.on('runtime', (message) => this.#onRuntime(running, message));
+    process.on('cluster', (message) => member && this.host.onClusterMessage(this, member, message));
     process.once('exit', (exit) => this.#onExit(running, exit));
     return running;
   }
@@ -272,16 +274,13 @@ export class Slot {
     this.host.emit({ id: this.id, status: 'online', pid: process.pid, detail: 'ready' });
   }
 
-  #onRuntime(running: Running, message: WorkerToDaemon, handle: unknown): void {
+  #onRuntime(running: Running, message: WorkerToDaemon): void {
     switch (message.t) {
       case 'fatal':
         if (running === this.#current) this.#onFatal(running, message.message);
         return;
-      case 'listen':
-      case 'unlisten':
-      case 'refuse':
       case 'closed':
-        if (running.member) this.host.onClusterMessage(this, running.member, message, handle);
+        if (running.member) this.host.onClusterMessage(this, running.member, message);
         return;
       default:
         // drain acknowledgements and stats answers are awaited where they were asked for

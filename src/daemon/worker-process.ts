@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { AppSpec } from '../shared/app-spec.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
 import { isWorkerMessage, type WorkerToDaemon, WORKER_CMD } from '../shared/worker-messages.js';
+import { CLUSTER_CMD, connectionAck, isClusterMessage, parseFromWorker } from './cluster/cluster-messages.js';
 import type { LogSink } from './logs.js';
 import type { ManagedProcess, ProcessEvents, ProcessIdentity, RuntimeMessage, WorkerExit } from './managed-process.js';
 import { signalGroup } from './signals.js';
@@ -25,8 +26,13 @@ export interface SpawnOptions {
   logs: LogSink;
 }
 
+/** NODE_UNIQUE_ID of the next cluster worker: cluster.worker.id, unique for the daemon's life, as under node:cluster. */
+let nextClusterId = 1;
+
 export class WorkerProcess extends EventEmitter<ProcessEvents> implements ManagedProcess {
   readonly pid: number | null;
+  /** cluster.worker.id in the process (cluster mode), else null. */
+  readonly clusterId: number | null;
   /** How many connection handles may await acknowledgement at once (1 without pipelining). */
   readonly handleWindow: number;
   readonly startedAt = Date.now();
@@ -36,13 +42,21 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
   readonly #child: ChildProcess;
   #stderrTail = '';
   #exited: Promise<WorkerExit>;
+  /** Our sequence numbers for cluster messages; the worker names them in its answers. */
+  #clusterSeq = 0;
+  /**
+   * One entry per message sent with a handle, oldest first, as Node acknowledges them
+   * (NODE_HANDLE_ACK or NODE_HANDLE_NACK, in order): what to do if it arrives without its handle.
+   */
+  readonly #awaitingDelivery: ((() => void) | null)[] = [];
 
   constructor(private readonly options: SpawnOptions) {
     super();
     const { command, args, ipc } = commandLine(options.spec, options.runtimeUrl);
+    this.clusterId = options.spec.mode === 'cluster' ? nextClusterId++ : null;
     const child = spawn(command, args, {
       cwd: options.spec.cwd,
-      env: workerEnv(options.spec, options.identity),
+      env: workerEnv(options.spec, options.identity, this.clusterId),
       // Streams whose lines would go nowhere (/dev/null) are not even read.
       stdio: ['ignore', options.logs.stdio('out'), options.logs.stdio('err'), ...(ipc ? ['ipc' as const] : [])],
       // Its own process group, so a stop reaches the children it starts.
@@ -78,13 +92,24 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
       else this.emit('message', data);
     });
     this.handleWindow = ipc ? handOffWindow(child) : 1;
-    child.on('internalMessage', (message: unknown, handle: unknown) => {
-      if (isWorkerMessage(message)) this.emit('runtime', message as WorkerToDaemon, handle);
+    child.on('internalMessage', (message: unknown) => {
+      if (isClusterMessage(message)) {
+        const ack = connectionAck(message);
+        if (ack) this.emit('connectionAck', ack.ack, ack.accepted);
+        else {
+          const parsed = parseFromWorker(message);
+          if (parsed) this.emit('cluster', parsed);
+        }
+      } else if (isWorkerMessage(message)) this.emit('runtime', message as WorkerToDaemon, undefined);
       else {
         const cmd = (message as { cmd?: unknown } | null)?.cmd;
-        if (cmd === 'NODE_HANDLE_ACK') this.emit('handleAck');
-        else if (cmd === 'NODE_HANDLE_NACK') this.emit('handleNack');
+        if (cmd === 'NODE_HANDLE_ACK') this.#awaitingDelivery.shift();
+        else if (cmd === 'NODE_HANDLE_NACK') this.#awaitingDelivery.shift()?.();
       }
+    });
+    child.on('disconnect', () => {
+      this.#awaitingDelivery.length = 0;
+      this.emit('disconnect');
     });
     // A worker that exits while a send is queued makes the channel emit errors; the exit
     // event is what matters, so these are expected and ignored.
@@ -109,25 +134,41 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
   }
 
   /**
-   * Sends a runtime message, with a socket handle if given. False when the channel is gone.
-   * `onWritten` runs once the channel has written it (or failed to), which is how callers
-   * bound what they leave queued in the channel.
+   * Sends a runtime message. False when the channel is gone. `onWritten` runs once the channel
+   * has written it (or failed to), which is how callers bound what they leave queued in the
+   * channel.
    */
-  sendRuntime(message: RuntimeMessage, handle?: unknown, onWritten?: () => void): boolean {
-    return this.#send({ cmd: WORKER_CMD, ...message }, handle, onWritten);
+  sendRuntime(message: RuntimeMessage, onWritten?: () => void): boolean {
+    return this.#send({ cmd: WORKER_CMD, ...message }, undefined, onWritten);
   }
 
   /**
-   * Passes a connection handle. With pipelining, the send goes out now even if earlier handles
-   * await their acknowledgement (see handOffWindow); anything already queued behind an
-   * acknowledgement stays ahead of it, so messages keep their order.
+   * Sends a message of Node's cluster protocol, numbered with our next `seq`, which it returns
+   * (null when the channel is gone). With a handle, `onLost` runs if the message reaches the
+   * worker without it.
    */
-  sendConnection(key: string, handle: unknown): boolean {
-    if (this.handleWindow > 1) {
-      const channel = this.#child as unknown as ChannelInternals;
-      if (Array.isArray(channel._handleQueue) && channel._handleQueue.length === 0) channel._handleQueue = null;
-    }
-    return this.sendRuntime({ t: 'conn', key }, handle);
+  sendCluster(message: Record<string, unknown>, handle?: unknown, onLost?: () => void): number | null {
+    const seq = this.#clusterSeq++;
+    if (handle !== undefined) this.#letThrough();
+    if (!this.#send({ cmd: CLUSTER_CMD, ...message, seq }, handle, undefined)) return null;
+    if (handle !== undefined) this.#awaitingDelivery.push(onLost ?? null);
+    return seq;
+  }
+
+  /** Hands over an accepted connection for the server listening on `key`; its answer comes as 'connectionAck'. */
+  sendConnection(key: string, handle: unknown, onLost: () => void): number | null {
+    return this.sendCluster({ act: 'newconn', key }, handle, onLost);
+  }
+
+  /**
+   * With pipelining, a handle goes out now even if earlier ones await their acknowledgement
+   * (see handOffWindow); anything already queued behind an acknowledgement stays ahead of it,
+   * so messages keep their order.
+   */
+  #letThrough(): void {
+    if (this.handleWindow <= 1) return;
+    const channel = this.#child as unknown as ChannelInternals;
+    if (Array.isArray(channel._handleQueue) && channel._handleQueue.length === 0) channel._handleQueue = null;
   }
 
   /** Delivers an app message (what `process.on('message')` receives); `onWritten` as for sendRuntime. */
@@ -197,7 +238,7 @@ interface ChannelInternals {
  * queue before each acknowledgement is processed, where Node asserts that it exists.
  *
  * This relies on one ChildProcess internal, `_handleQueue` (null when nothing is in flight),
- * checked here against Node 20's lib/internal/child_process.js. When it does not look as
+ * the same in Node 20, 22 and 24's lib/internal/child_process.js. When it does not look as
  * expected right after spawn, or SUPERVISOR_HANDOFF_WINDOW=1, hand-offs go one at a time, as
  * plain Node does.
  */
@@ -234,9 +275,12 @@ export function commandLine(spec: AppSpec, runtimeUrl: string): CommandLine {
   }
 }
 
-function workerEnv(spec: AppSpec, identity: ProcessIdentity): NodeJS.ProcessEnv {
+function workerEnv(spec: AppSpec, identity: ProcessIdentity, clusterId: number | null): NodeJS.ProcessEnv {
+  // Node makes a process with NODE_UNIQUE_ID a cluster worker: only cluster-mode workers get one.
+  const { NODE_UNIQUE_ID: _inherited, ...appEnv } = spec.env;
   const env: NodeJS.ProcessEnv = {
-    ...spec.env,
+    ...appEnv,
+    ...(clusterId !== null && { NODE_UNIQUE_ID: String(clusterId) }),
     SUPERVISOR_ID: String(identity.slotId),
     SUPERVISOR_INSTANCE: String(identity.instance),
     SUPERVISOR_APP: spec.name,

@@ -1,6 +1,6 @@
 /**
- * Connections the daemon handed to this worker: how many are open, and the drain that closes
- * each one at a response boundary.
+ * Connections of the servers the daemon serves (handed over, or accepted on a shared socket):
+ * how many are open, and the drain that closes each one at a response boundary.
  *
  * Nothing here runs per request while serving: requests are only looked at once a drain has
  * begun. At that point a response not yet started is switched to `Connection: close` (through
@@ -15,7 +15,6 @@ import type { Socket } from 'node:net';
 import { toDaemon } from './channel.js';
 
 interface Tracked {
-  key: string;
   /** Sockets of HTTP servers can be closed at a response boundary; raw ones cannot. */
   http: boolean;
   idleTimer: NodeJS.Timeout | null;
@@ -29,21 +28,18 @@ interface HttpSocket extends Socket {
 
 const tracked = new Map<HttpSocket, Tracked>();
 const httpServers = new Set<Server>();
-const closedSinceReport = new Map<string, number>();
+let closedSinceReport = 0;
 let reportScheduled = false;
 let reportCloses = false;
 let draining: { idleMs: number; onDrained: () => void } | null = null;
 
-export function setReportCloses(enabled: boolean): void {
-  reportCloses = reportCloses || enabled;
+/** From now on, tell the daemon about closed connections (least-connections counts them). */
+export function startReportingCloses(): void {
+  reportCloses = true;
 }
 
 export function openCount(): number {
   return tracked.size;
-}
-
-export function isDraining(): boolean {
-  return draining !== null;
 }
 
 export function registerHttpServer(server: Server): void {
@@ -51,16 +47,21 @@ export function registerHttpServer(server: Server): void {
   if (draining) server.prependListener('request', closeAfterResponse);
 }
 
-export function track(socket: HttpSocket, key: string, http: boolean): void {
-  const entry: Tracked = { key, http, idleTimer: null };
+export function track(socket: HttpSocket, http: boolean): void {
+  const entry: Tracked = { http, idleTimer: null };
   tracked.set(socket, entry);
-  socket.once('close', () => {
-    if (entry.idleTimer) clearTimeout(entry.idleTimer);
-    tracked.delete(socket);
-    noteClosed(key);
-    if (draining && tracked.size === 0) draining.onDrained();
-  });
+  // One shared listener rather than a closure per connection: this runs for every connection.
+  socket.on('close', untrack);
   if (draining) closeWhenIdle(socket, entry);
+}
+
+function untrack(this: HttpSocket): void {
+  const entry = tracked.get(this);
+  if (!entry) return;
+  if (entry.idleTimer) clearTimeout(entry.idleTimer);
+  tracked.delete(this);
+  noteClosed();
+  if (draining && tracked.size === 0) draining.onDrained();
 }
 
 /** Stop keeping connections: last responses say `Connection: close`, idle ones close after idleMs. */
@@ -94,16 +95,16 @@ function closeWhenIdle(socket: HttpSocket, entry: Tracked): void {
   entry.idleTimer = setTimeout(check, idleMs);
 }
 
-function noteClosed(key: string): void {
+function noteClosed(): void {
   if (!reportCloses) return;
-  closedSinceReport.set(key, (closedSinceReport.get(key) ?? 0) + 1);
+  closedSinceReport += 1;
   if (reportScheduled) return;
   reportScheduled = true;
   // One report per turn of the event loop however many sockets closed in it.
   setImmediate(() => {
     reportScheduled = false;
-    const counts = Object.fromEntries(closedSinceReport);
-    closedSinceReport.clear();
-    toDaemon({ t: 'closed', counts });
+    const count = closedSinceReport;
+    closedSinceReport = 0;
+    toDaemon({ t: 'closed', count });
   });
 }

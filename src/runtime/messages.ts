@@ -43,7 +43,7 @@ const NOT_SUPERVISED = 'this process was not started by Supervisor: there is no 
 /**
  * Keeps the process alive while it has a pending call, a request handler or a listener, as a
  * referenced socket would. One timer that never fires, referenced and unreferenced: a request
- * at a time would otherwise create and clear a timer per request (keep-alive.ts does that).
+ * at a time would otherwise create and clear a timer per request.
  */
 class KeepAlive {
   #reasons = 0;
@@ -216,7 +216,7 @@ class ConnectedApi implements ProcessApi {
   #write(message: Outgoing, chars: number): void {
     this.#queuedMessages += 1;
     this.#queuedChars += chars;
-    toDaemon(message, undefined, () => {
+    toDaemon(message, () => {
       this.#queuedMessages -= 1;
       this.#queuedChars -= chars;
     });

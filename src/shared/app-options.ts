@@ -17,7 +17,12 @@
 export const EXEC_MODES = ['fork', 'cluster'] as const;
 export type ExecMode = (typeof EXEC_MODES)[number];
 
-export const BALANCE_STRATEGIES = ['round-robin', 'least-connections', 'sticky-ip'] as const;
+/**
+ * Who takes each connection in cluster mode. The first three are the daemon's choice (it accepts
+ * and hands each connection over); 'os' hands every worker the listening socket itself and the
+ * kernel decides which worker's accept() wins.
+ */
+export const BALANCE_STRATEGIES = ['round-robin', 'least-connections', 'sticky-ip', 'os'] as const;
 export type BalanceStrategy = (typeof BALANCE_STRATEGIES)[number];
 
 import { DEFAULT_LOG_SPEC, type LogConfig, type LogSpec } from './log-options.js';
@@ -204,7 +209,7 @@ export const APP_OPTIONS = {
     cli: '--node-args',
     doc: 'arguments for the interpreter, before the script (`node_args` is the same option; `interpreter_args` wins if both are set)',
   }),
-  balance: choiceOr(BALANCE_STRATEGIES, { pm2: 'balance', cli: '--balance', defaultText: '`round-robin`', doc: 'cluster mode: who gets each connection ([CLUSTER.md](CLUSTER.md))' }, 'round-robin'),
+  balance: choiceOr(BALANCE_STRATEGIES, { pm2: 'balance', cli: '--balance', defaultText: '`round-robin`', doc: "cluster mode: who gets each connection; `os`: every worker accepts on the daemon's socket ([CLUSTER.md](CLUSTER.md))" }, 'round-robin'),
   killSignal: typed<NodeJS.Signals, string>()('signal', { pm2: 'kill_signal', type: 'signal name, any case', defaultText: '`SIGINT`', doc: 'first signal of a stop' }, 'SIGINT'),
   killTimeoutMs: duration({ pm2: 'kill_timeout', cli: '--kill-timeout', doc: 'from the kill signal to SIGKILL' }, 5000),
   shutdownWithMessage: flag({ pm2: 'shutdown_with_message', cli: '--shutdown-with-message', doc: "stop by sending `'shutdown'` over IPC instead of the signal (Node apps)" }, false),

@@ -1,5 +1,8 @@
 /**
- * Messages between the daemon and the worker runtime over the worker's IPC channel.
+ * Messages between the daemon and the worker runtime over the worker's IPC channel, for what
+ * Node's cluster protocol does not cover: drain, connection counts, uncaught exceptions and the
+ * messages between processes (issue 12). listen(), connections and disconnects travel as Node's
+ * own cluster messages; see daemon/cluster/cluster-messages.ts.
  *
  * They carry `cmd: 'NODE_SUPERVISOR'` because Node routes any message whose cmd starts with
  * "NODE_" to the 'internalMessage' event instead of 'message' (the same route Node's own
@@ -10,49 +13,21 @@ import type { MessageErrorCode, MessageTarget, Peer, PeerEvent, Sender } from '.
 
 export const WORKER_CMD = 'NODE_SUPERVISOR';
 
-/** What a listen asks for; the daemon keys its sockets on this. */
-export interface ListenRequest {
-  /** Unix socket path, or null for TCP. */
-  path: string | null;
-  /** Host as the app passed it (null: all interfaces). */
-  host: string | null;
-  port: number;
-  /** For port 0: the how-many-th such listen in this worker, so every worker's n-th listen(0) shares one port. */
-  index: number;
-  backlog: number;
-  ipv6Only: boolean;
-}
-
-export interface BoundAddress {
-  address: string;
-  family: string;
-  port: number;
-}
-
-export interface ListenError {
-  code: string;
-  errno: number;
-  syscall: string;
-  message: string;
-}
-
 export type WorkerToDaemon =
-  /** server.listen() in the worker: bind (once per app) and route connections here. */
-  | { cmd: typeof WORKER_CMD; t: 'listen'; seq: number; request: ListenRequest }
-  /** server.close() in the worker: no more connections for that server. */
-  | { cmd: typeof WORKER_CMD; t: 'unlisten'; key: string }
-  /** A handed connection the worker cannot take; the handle travels back with it. */
-  | { cmd: typeof WORKER_CMD; t: 'refuse'; key: string }
-  /** Handed connections that closed since the last report, per listen key. */
-  | { cmd: typeof WORKER_CMD; t: 'closed'; counts: Record<string, number> }
+  /** Connections of daemon-routed servers that closed since the last report. */
+  | { cmd: typeof WORKER_CMD; t: 'closed'; count: number }
   /** An uncaught exception: the worker drains and exits, start its replacement now. */
   | { cmd: typeof WORKER_CMD; t: 'fatal'; message: string }
   /** The worker received `drain` (sent at once, so a worker that never answers counts as hung). */
   | { cmd: typeof WORKER_CMD; t: 'draining' }
-  /** Every connection the worker was handed has closed since it was told to drain. */
+  /** Every connection of its daemon-routed servers has closed since it was told to drain. */
   | { cmd: typeof WORKER_CMD; t: 'drained' }
-  /** Answer to 'stats': handed connections still open. */
-  | { cmd: typeof WORKER_CMD; t: 'stats'; seq: number; open: number }
+  /**
+   * Answer to 'stats': connections of daemon-routed servers still open, and how many the
+   * worker accepted itself on a shared listening socket (balance 'os'), which the daemon
+   * never sees.
+   */
+  | { cmd: typeof WORKER_CMD; t: 'stats'; seq: number; open: number; accepted: number }
   // Messages between processes (src/runtime/messages.ts, src/daemon/messages/). `seq` numbers
   // the sender's own calls; `payload` is the data as JSON text, so the daemon checks its size
   // without serializing it again and forwards it without parsing it.
@@ -78,25 +53,15 @@ export interface RemoteError {
 }
 
 export type DaemonToWorker =
-  | {
-      cmd: typeof WORKER_CMD;
-      t: 'listening';
-      seq: number;
-      key: string;
-      address: BoundAddress | string | null;
-      error: ListenError | null;
-      /** Report closes (least-connections needs them; the others do not pay for them). */
-      reportCloses: boolean;
-    }
-  /** A connection for the server listening on `key`; the socket handle travels with it. */
-  | { cmd: typeof WORKER_CMD; t: 'conn'; key: string }
+  /** Report closed connections from now on (least-connections needs them; the others do not pay for them). */
+  | { cmd: typeof WORKER_CMD; t: 'report-closes' }
   /**
    * Take no more connections, finish what is in flight, close keep-alive at a response boundary.
    * The app hears of it ('supervisor:drain' on process, and pm2's 'shutdown' message when
    * `shutdownMessage`), so it can end long-polls and WebSockets itself.
    */
   | { cmd: typeof WORKER_CMD; t: 'drain'; idleMs: number; timeoutMs: number; shutdownMessage: boolean }
-  /** How many handed connections are open now; asked only when someone looks (list, describe). */
+  /** How many connections are open now; asked only when someone looks (list, describe). */
   | { cmd: typeof WORKER_CMD; t: 'stats'; seq: number }
   /** A message from another process (for on('message')). */
   | { cmd: typeof WORKER_CMD; t: 'msg'; from: Sender; payload: string }
@@ -121,11 +86,4 @@ export function isWorkerMessage(value: unknown): value is { cmd: typeof WORKER_C
     (value as { cmd?: unknown }).cmd === WORKER_CMD &&
     typeof (value as { t?: unknown }).t === 'string'
   );
-}
-
-/** The key a daemon uses for one listening address of one app. */
-export function listenKey(request: ListenRequest): string {
-  if (request.path !== null) return `pipe:${request.path}`;
-  const host = request.host ?? '*';
-  return request.port === 0 ? `${host}:0#${request.index}` : `${host}:${request.port}`;
 }

@@ -95,6 +95,7 @@ export class FakeProcess extends EventEmitter<ProcessEvents> implements ManagedP
   exit: WorkerExit | null = null;
   abandoned = false;
   readonly handleWindow = 16;
+  readonly clusterId = null;
   readonly signals: NodeJS.Signals[] = [];
   readonly runtimeSent: RuntimeMessage[] = [];
   readonly exited: Promise<WorkerExit>;
@@ -142,8 +143,14 @@ export class FakeProcess extends EventEmitter<ProcessEvents> implements ManagedP
     return true;
   }
 
-  sendConnection(): boolean {
-    return !this.exit;
+  #clusterSeq = 0;
+
+  sendCluster(): number | null {
+    return this.exit ? null : this.#clusterSeq++;
+  }
+
+  sendConnection(): number | null {
+    return this.sendCluster();
   }
 
   sendMessage(): boolean {

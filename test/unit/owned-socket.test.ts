@@ -1,13 +1,14 @@
 /**
  * OwnedSocket's dispatch and queue with fake workers and fake connection handles: which worker
- * gets each connection, when it waits, and when it is dropped. No sockets are bound; the
- * connections are placed as the accept callback would place them.
+ * gets each connection, when it waits, and when it is dropped. Each socket binds a loopback
+ * port (the constructor binds) that no client ever connects to; the connections are placed as
+ * the accept callback would place them.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createBalancer, StickyIp } from '../../src/daemon/cluster/balancer.js';
 import { OwnedSocket, type Member, type RawHandle } from '../../src/daemon/cluster/owned-socket.js';
 import type { BalanceStrategy } from '../../src/shared/app-spec.js';
-import type { ListenRequest } from '../../src/shared/worker-messages.js';
+import type { ServerQuery } from '../../src/daemon/cluster/cluster-messages.js';
 
 class FakeHandle implements RawHandle {
   closed = false;
@@ -57,10 +58,12 @@ class FakeWorker implements Member {
   }
 }
 
-const REQUEST = { path: null, host: '127.0.0.1', port: 0, backlog: 511, ipv6Only: false } as unknown as ListenRequest;
+const QUERY: ServerQuery = { seq: 0, address: '127.0.0.1', port: 0, addressType: 4, fd: null, flags: 0, backlog: 511, index: 0, readableAll: false, writableAll: false, data: null };
+const opened: OwnedSocket[] = [];
 
 function setup(strategy: BalanceStrategy, workers: number, options: { window?: number; size?: number; timeoutMs?: number } = {}) {
-  const socket = new OwnedSocket('k', REQUEST, createBalancer(strategy), { size: options.size ?? 100, timeoutMs: options.timeoutMs ?? 10_000 });
+  const socket = new OwnedSocket('k', QUERY, createBalancer(strategy), { size: options.size ?? 100, timeoutMs: options.timeoutMs ?? 10_000 });
+  opened.push(socket);
   const members = Array.from({ length: workers }, (_, slotId) => new FakeWorker(slotId, options.window ?? 2, () => socket));
   for (const member of members) socket.members.add(member);
   return { socket, members };
@@ -86,6 +89,7 @@ function place(socket: OwnedSocket, label: string, remote: string | undefined): 
 }
 
 afterEach(() => {
+  for (const socket of opened.splice(0)) socket.close();
   vi.useRealTimers();
 });
 

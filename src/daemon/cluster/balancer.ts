@@ -14,6 +14,8 @@ export interface Candidate {
 export interface Balancer {
   /** Whether pick() looks at the client address (reading it costs a syscall per connection). */
   readonly usesAddress: boolean;
+  /** Whether pick() looks at open counts, which workers then report as connections close. */
+  readonly needsCloses: boolean;
   /** Picks one of `candidates` (never empty) for a connection from `remoteAddress`. */
   pick<C extends Candidate>(candidates: readonly C[], remoteAddress: string | undefined): C;
 }
@@ -21,6 +23,7 @@ export interface Balancer {
 /** Cycles through the workers. The cursor is a slot id, so a worker leaving does not skip one. */
 export class RoundRobin implements Balancer {
   readonly usesAddress = false;
+  readonly needsCloses = false;
   #lastSlotId = -1;
 
   pick<C extends Candidate>(candidates: readonly C[]): C {
@@ -39,6 +42,7 @@ export class RoundRobin implements Balancer {
 /** The worker with the fewest open connections; ties go round-robin so load still spreads. */
 export class LeastConnections implements Balancer {
   readonly usesAddress = false;
+  readonly needsCloses = true;
   readonly #tieBreak = new RoundRobin();
 
   pick<C extends Candidate>(candidates: readonly C[]): C {
@@ -55,6 +59,7 @@ export class LeastConnections implements Balancer {
  */
 export class StickyIp implements Balancer {
   readonly usesAddress = true;
+  readonly needsCloses = false;
   readonly #fallback = new RoundRobin();
 
   pick<C extends Candidate>(candidates: readonly C[], remoteAddress: string | undefined): C {
@@ -73,9 +78,15 @@ export class StickyIp implements Balancer {
   }
 }
 
+/**
+ * The strategy for an address the daemon accepts on. 'os' apps normally get a shared socket and
+ * no balancer; they reach this only when they join an address another app bound in hand-off
+ * mode, or when shared sockets are not available, and then go round-robin.
+ */
 export function createBalancer(strategy: BalanceStrategy): Balancer {
   switch (strategy) {
     case 'round-robin':
+    case 'os':
       return new RoundRobin();
     case 'least-connections':
       return new LeastConnections();

@@ -1,12 +1,15 @@
 /**
- * One listening address of one cluster-mode app, owned by the daemon for as long as the app
- * exists. Accepted connections never become JS sockets here: the raw handle goes straight to
- * a worker over IPC (`conn`), and our copy is closed once Node confirms delivery. With no
- * worker in rotation, connections wait in a bounded queue instead of being refused.
+ * A listening address the daemon accepts on itself (every balance but 'os'), held for as long
+ * as an app listens on it. Accepted connections never become JS sockets here: the raw handle
+ * goes straight to a worker over IPC (Node's `newconn`), and our copy is closed once the worker
+ * says it took it. With no worker in rotation, connections wait in a bounded queue instead of
+ * being refused.
  */
 import net from 'node:net';
-import type { BoundAddress, ListenError, ListenRequest } from '../../shared/worker-messages.js';
 import type { Balancer, Candidate } from './balancer.js';
+import { bindPath, labelOf, listenErrorFrom, type BoundAddress, type ListenError } from './bind-target.js';
+import type { ServerQuery } from './cluster-messages.js';
+import type { ClusterSocket } from './socket-table.js';
 
 /** The raw libuv handle (TCPWrap or PipeWrap) of a listening or accepted socket. */
 export interface RawHandle {
@@ -38,20 +41,26 @@ interface Waiting {
   pin: Member | null;
 }
 
+/** libuv's UV_TCP_IPV6ONLY bind flag, as net puts ipv6Only into a worker's query. */
+const IPV6_ONLY = 1;
+
 export interface QueueLimits {
   size: number;
   timeoutMs: number;
 }
 
-export class OwnedSocket {
+export class OwnedSocket implements ClusterSocket {
+  readonly mode = 'handoff';
   readonly members = new Set<Member>();
+  readonly sharedHandle = null;
   address: BoundAddress | string | null = null;
   error: ListenError | null = null;
+  data: unknown = null;
   dropped = 0;
-  /** Connections a worker acknowledged receiving (counted by the worker's member). */
+  /** Connections a worker took (its cluster code answered accepted; counted by the worker's member). */
   handedOff = 0;
-  /** Settles once the first bind attempt does; later listens of other workers wait on it. */
-  ready: Promise<BoundAddress | string> | null = null;
+  /** Settles once the bind attempt does; later listens of other workers wait on it. */
+  readonly ready: Promise<void>;
   #handle: RawHandle | null = null;
   #queue: Waiting[] = [];
   /** sticky-ip: how many waiting connections are pinned to each worker. */
@@ -59,12 +68,15 @@ export class OwnedSocket {
   #queueTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
+  /** `query` is the first listen's, which decides how the address is bound. */
   constructor(
     readonly key: string,
-    readonly request: ListenRequest,
+    readonly query: ServerQuery,
     private balancer: Balancer,
     private limits: QueueLimits,
-  ) {}
+  ) {
+    this.ready = this.#bind();
+  }
 
   /** The app's spec changed (a config reload): new strategy and queue bounds from now on. */
   reconfigure(balancer: Balancer, limits: QueueLimits): void {
@@ -77,40 +89,42 @@ export class OwnedSocket {
   }
 
   get label(): string {
-    if (typeof this.address === 'string') return this.address;
-    if (this.address) {
-      const host = this.address.family === 'IPv6' ? `[${this.address.address}]` : this.address.address;
-      return `${host}:${this.address.port}`;
-    }
-    return this.request.path ?? `${this.request.host ?? '*'}:${this.request.port}`;
+    return labelOf(this.query, typeof this.address === 'object' ? this.address : null);
   }
 
-  /** Binds the address; resolves with what was bound or rejects with a ListenError. */
-  bind(): Promise<BoundAddress | string> {
-    const { path, host, port, backlog, ipv6Only } = this.request;
+  get reportsCloses(): boolean {
+    return this.balancer.needsCloses;
+  }
+
+  /** What a worker's server.address() reports: the bound TCP address (a path needs none). */
+  sockname(): BoundAddress | null {
+    return typeof this.address === 'object' ? this.address : null;
+  }
+
+  /** Binds and listens; rejects with a ListenError. */
+  #bind(): Promise<void> {
+    const { address, port, backlog, flags, readableAll, writableAll } = this.query;
     const server = net.createServer();
     return new Promise((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {
-        this.error = {
-          code: error.code ?? 'EINVAL',
-          errno: error.errno ?? 0,
-          syscall: error.syscall ?? 'listen',
-          message: error.message.replace(/^\w+ \w+: /, '').replace(/ [^ ]+$/, ''),
-        };
+        this.error = listenErrorFrom(error);
         reject(this.error);
       });
-      const options = path !== null ? { path, backlog } : { port, backlog, ipv6Only, ...(host !== null ? { host } : {}) };
+      const options =
+        this.query.addressType === -1
+          ? { path: bindPath(address ?? ''), backlog, readableAll, writableAll }
+          : { port, backlog, ipv6Only: (flags & IPV6_ONLY) !== 0, ...(address !== null ? { host: address } : {}) };
       server.listen(options, () => {
         const internals = server as unknown as { _handle: RawHandle | null };
         const handle = internals._handle as RawHandle;
-        this.address = server.address();
+        this.address = this.query.addressType === -1 ? (this.query.address ?? '') : server.address();
         // Take the handle away from net.Server: connections arrive as raw handles and are
         // never wrapped in sockets here, which is what keeps the accept path cheap.
         internals._handle = null;
         handle.onconnection = (status, client) => this.#accept(status, client);
         this.#handle = handle;
         if (this.#closed) this.close();
-        resolve(this.address as BoundAddress | string);
+        resolve();
       });
     });
   }
@@ -160,7 +174,7 @@ export class OwnedSocket {
   }
 
   #remoteOf(client: RawHandle): string | undefined {
-    if (!this.balancer.usesAddress || this.request.path !== null || !client.getpeername) return undefined;
+    if (!this.balancer.usesAddress || this.query.addressType === -1 || !client.getpeername) return undefined;
     const out: Record<string, unknown> = {};
     return client.getpeername(out) === 0 && typeof out['address'] === 'string' ? out['address'] : undefined;
   }

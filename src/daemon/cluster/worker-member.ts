@@ -1,48 +1,55 @@
 /**
- * The daemon's view of one cluster worker as a receiver of connections: which of the app's
- * sockets it listens on, whether it is in rotation, and the handles in flight to it.
+ * The daemon's view of one cluster worker as a receiver of connections: which sockets it
+ * listens on, whether it is in rotation, and the connections on their way to it.
  *
- * The worker acknowledges each handle in the order sent (NODE_HANDLE_ACK), so the handles in
- * flight form a queue: an ack closes our copy of the oldest one. Up to the worker's window may
- * be in flight at once (see handOffWindow). If the worker dies first, the handles not
- * acknowledged go to another worker instead of being lost with it.
+ * Each connection goes out as Node's `newconn` with a sequence number, and the worker's own
+ * cluster code answers `{ ack: seq, accepted }`: taken (our copy is closed) or not, because the
+ * server it was for has closed (our copy goes to another worker). Up to the worker's window may
+ * be unanswered at once (see handOffWindow). A message that reaches the worker without its
+ * descriptor (NODE_HANDLE_NACK) is never answered: that connection is dispatched again. If the
+ * worker dies or disconnects first, everything unanswered goes to another worker instead of
+ * being lost with it.
  */
 import type { ManagedProcess } from '../managed-process.js';
-import type { Member, OwnedSocket, RawHandle } from './owned-socket.js';
+import type { Member, RawHandle } from './owned-socket.js';
+import type { ClusterSocket } from './socket-table.js';
+
+interface InFlight {
+  seq: number;
+  /** Where it came from, and where it goes back to if the worker does not take it. */
+  socket: ClusterSocket;
+  handle: RawHandle;
+}
 
 export class WorkerMember implements Member {
-  readonly sockets = new Map<string, OwnedSocket>();
+  readonly sockets = new Map<string, ClusterSocket>();
   /** Handed connections not yet reported closed (exact under least-connections, else on demand). */
   open = 0;
-  handled = 0;
+  /** Connections handed over by the daemon since the process started. */
+  handedOff = 0;
+  /** Connections it accepted itself on shared sockets, as it last reported (balance 'os'). */
+  acceptedItself = 0;
   /** Set by the slot: ready and not being replaced, stopped or drained. */
   inRotation = false;
-  readonly #inFlight: { key: string; handle: RawHandle }[] = [];
+  /** It called cluster.worker.disconnect() (or destroy()): it is leaving and takes nothing new. */
+  disconnecting = false;
+  #reportsCloses = false;
+  readonly #inFlight: InFlight[] = [];
 
   constructor(
     readonly slotId: number,
     readonly worker: ManagedProcess,
   ) {
-    worker.on('handleAck', () => {
-      const delivered = this.#inFlight.shift();
-      if (delivered) {
-        delivered.handle.close();
-        const socket = this.sockets.get(delivered.key);
-        if (socket) socket.handedOff += 1;
-      }
-      this.#flushIfRoom();
+    worker.on('connectionAck', (seq, accepted) => this.#answered(seq, accepted));
+    worker.on('runtime', (message) => {
+      if (message.t === 'stats' && Number.isSafeInteger(message.accepted)) this.acceptedItself = message.accepted;
     });
-    worker.on('handleNack', () => {
-      // Its message arrived without the descriptor: the connection is still only ours to place.
-      const lost = this.#inFlight.shift();
-      if (lost) {
-        this.open = Math.max(0, this.open - 1);
-        const socket = this.sockets.get(lost.key);
-        if (socket) socket.redispatch(lost.handle);
-        else lost.handle.close();
-      }
-      this.#flushIfRoom();
-    });
+    // A closed channel delivers nothing more: what is on its way goes elsewhere now.
+    worker.on('disconnect', () => this.detach());
+  }
+
+  get handled(): number {
+    return this.handedOff + this.acceptedItself;
   }
 
   get inFlight(): number {
@@ -53,35 +60,74 @@ export class WorkerMember implements Member {
     return this.#inFlight.length >= this.worker.handleWindow;
   }
 
-  #flushIfRoom(): void {
-    if (!this.saturated) for (const socket of this.sockets.values()) socket.flush();
-  }
-
   get eligible(): boolean {
-    return this.inRotation && this.worker.connected;
+    return this.inRotation && !this.disconnecting && this.worker.connected;
   }
 
   handOff(key: string, handle: RawHandle): boolean {
-    if (!this.worker.sendConnection(key, handle)) return false;
-    this.#inFlight.push({ key, handle });
+    const socket = this.sockets.get(key);
+    if (!socket) return false;
+    const seq = this.worker.sendConnection(key, handle, () => this.#lost(seq as number));
+    if (seq === null) return false;
+    this.#inFlight.push({ seq, socket, handle });
     this.open += 1;
-    this.handled += 1;
+    this.handedOff += 1;
     return true;
+  }
+
+  /** Asks the worker to report closed connections, once. */
+  reportCloses(): void {
+    if (this.#reportsCloses) return;
+    this.#reportsCloses = this.worker.sendRuntime({ t: 'report-closes' });
   }
 
   noteClosed(count: number): void {
     this.open = Math.max(0, this.open - count);
   }
 
-  /** Leaves every socket; connections still in flight go back to be dispatched again. */
+  /** Leaves one socket (the worker closed its server); what is on its way still gets answered. */
+  leave(key: string): void {
+    this.sockets.get(key)?.members.delete(this);
+    this.sockets.delete(key);
+  }
+
+  /** Leaves every socket; connections still unanswered go back to be dispatched again. */
   detach(): void {
     for (const socket of this.sockets.values()) socket.members.delete(this);
-    const orphans = this.#inFlight.splice(0);
-    for (const { key, handle } of orphans) {
-      const socket = this.sockets.get(key);
-      if (socket) socket.redispatch(handle);
-      else handle.close();
-    }
     this.sockets.clear();
+    for (const { socket, handle } of this.#inFlight.splice(0)) socket.redispatch(handle);
+  }
+
+  #answered(seq: number, accepted: boolean): void {
+    const entry = this.#take(seq);
+    if (!entry) return;
+    if (accepted) {
+      entry.handle.close();
+      entry.socket.handedOff += 1;
+    } else {
+      // Its server closed before the connection arrived; the worker closed its copy, ours goes on.
+      this.open = Math.max(0, this.open - 1);
+      entry.socket.redispatch(entry.handle);
+    }
+    this.#flushIfRoom();
+  }
+
+  /** The message arrived without its descriptor: the connection is still only ours to place. */
+  #lost(seq: number): void {
+    const entry = this.#take(seq);
+    if (!entry) return;
+    this.open = Math.max(0, this.open - 1);
+    entry.socket.redispatch(entry.handle);
+    this.#flushIfRoom();
+  }
+
+  #take(seq: number): InFlight | undefined {
+    // Answers come in the order sent, so this is almost always the first entry.
+    const at = this.#inFlight.findIndex((entry) => entry.seq === seq);
+    return at < 0 ? undefined : this.#inFlight.splice(at, 1)[0];
+  }
+
+  #flushIfRoom(): void {
+    if (!this.saturated) for (const socket of this.sockets.values()) socket.flush();
   }
 }

@@ -107,7 +107,7 @@ export class Endpoint {
 
   #write(message: RuntimeMessage, chars: number): boolean {
     this.#queued(chars);
-    if (this.worker.sendRuntime(message, undefined, this.#written)) return true;
+    if (this.worker.sendRuntime(message, this.#written)) return true;
     this.#unqueue();
     return false;
   }

@@ -133,7 +133,7 @@ function appFamilies(rows: readonly AppRow[]): MetricFamily[] {
     {
       name: 'supervisor_connections_handed_off_total',
       type: 'counter',
-      help: "Cluster mode: connections a worker acknowledged receiving from the daemon's sockets.",
+      help: "Cluster mode: connections a worker took from the daemon's sockets (0 under balance os, where workers accept themselves).",
       samples: cluster((row) => row.handedOff),
     },
     { name: 'supervisor_connections_queued', type: 'gauge', help: 'Cluster mode: connections waiting in the daemon for a worker.', samples: cluster((row) => row.queued) },
