@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, extname, resolve } from 'node:path';
-import { APP_OPTIONS, EXEC_MODES, PM2_PENDING, PM2_UNSUPPORTED, type AppConfig, type AppSpec, type OptionDef } from '../shared/app-options.js';
+import { APP_OPTIONS, EXEC_MODES, PM2_UNSUPPORTED, type AppConfig, type AppSpec, type OptionDef } from '../shared/app-options.js';
 import { isSignalName, MAX_INSTANCES, validateAppName } from '../shared/app-spec-validate.js';
 import { parseDuration } from '../shared/duration.js';
 import { SupervisorError } from '../shared/errors.js';
@@ -48,7 +48,6 @@ for (const [field, def] of Object.entries(OPTIONS)) {
   for (const alias of def.aliases ?? []) KEY_TO_FIELD.set(alias, field);
 }
 for (const key of LOG_OPTION_NAMES) KEY_TO_FIELD.set(key, 'logs');
-const PENDING = new Set(PM2_PENDING);
 
 const NODE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
 const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
@@ -71,8 +70,7 @@ function checkKeys(config: Record<string, unknown>, base: ConvertBase, where: st
   };
   for (const key of Object.keys(config)) {
     if (KEY_TO_FIELD.has(key) || key.startsWith('env_')) continue;
-    if (PENDING.has(key)) ignore(`ignoring pm2 option "${key}" (not supported)`, `pm2 option "${key}" is not supported yet (--strict)`);
-    else if (Object.prototype.hasOwnProperty.call(PM2_UNSUPPORTED, key)) {
+    if (Object.prototype.hasOwnProperty.call(PM2_UNSUPPORTED, key)) {
       ignore(`ignoring pm2 option "${key}" (not supported: ${PM2_UNSUPPORTED[key]})`, `pm2 option "${key}" is not supported (${PM2_UNSUPPORTED[key]})`);
     } else {
       const near = closestKey(key, KEY_TO_FIELD.keys());
@@ -124,6 +122,18 @@ function convert(def: OptionDef, value: unknown, field: string): unknown {
       if (!isSignalName(signal)) invalid(`${field} "${value}" is not a signal name`);
       return signal;
     }
+    case 'cron':
+      // pm2: 0 (or "0") turns it off, so a file can override an inherited expression.
+      if (value === 0 || value === '0') return null;
+      if (typeof value !== 'string' || value.trim().length === 0) invalid(`${field} must be a cron expression such as "0 3 * * *", or 0 for none`);
+      return value.trim();
+    case 'watch':
+      if (value === false) return [];
+      // pm2 watches the app's directory for `true` and for an empty array.
+      if (value === true || (Array.isArray(value) && value.length === 0)) return ['.'];
+      if (typeof value === 'string' && value.length > 0) return [value];
+      if (!Array.isArray(value) || !value.every((path) => typeof path === 'string' && path.length > 0)) invalid(`${field} must be true, false, a path or an array of paths`);
+      return [...(value as string[])];
     case 'env':
     case 'instances':
     case 'logs':

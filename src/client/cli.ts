@@ -26,6 +26,11 @@ interface StartOptions {
   nodeArgs?: string;
   maxMemoryRestart?: string;
   autorestart?: boolean;
+  cron?: string;
+  cronRestart?: string;
+  watch?: true | string[];
+  ignoreWatch?: string;
+  watchDelay?: string;
   shutdownWithMessage?: boolean;
   output?: string;
   error?: string;
@@ -59,6 +64,13 @@ async function withDaemon<T>(fn: (sv: Supervisor) => Promise<T>, options: { star
   } finally {
     sv.close();
   }
+}
+
+/** `--watch` alone is true; `--watch a,b --watch c` collects paths. */
+function collectPaths(value: string | undefined, previous: true | string[] | undefined): true | string[] {
+  const paths = (value ?? '').split(',').filter((path) => path.length > 0);
+  if (paths.length === 0) return previous ?? true;
+  return [...(Array.isArray(previous) ? previous : []), ...paths];
 }
 
 function printRows(rows: ProcessInfo[], json: boolean | undefined): void {
@@ -119,6 +131,11 @@ export async function buildProgram(): Promise<Command> {
     .option('--node-args <args>', 'arguments for node itself')
     .option('--max-memory-restart <size>', 'reload a process above this memory, e.g. 300M')
     .option('--no-autorestart', 'do not restart processes that exit')
+    .option('--cron <expression>', 'restart (fork) or reload (cluster) at these times, e.g. "0 3 * * *" (pm2 cron_restart)')
+    .option('--cron-restart <expression>', 'the same as --cron')
+    .option('--watch [paths]', 'restart (fork) or reload (cluster) when files change under cwd, or under these paths (comma-separated, repeatable)', collectPaths)
+    .option('--ignore-watch <globs>', 'changes that do not count (globs, space-separated)')
+    .option('--watch-delay <delay>', 'how long changes settle before the reload: seconds, or a duration such as 500ms')
     .option('--shutdown-with-message', "stop by sending 'shutdown' over IPC instead of a signal")
     .option('-o, --output <path>', 'stdout log file (pm2 out_file; /dev/null discards)')
     .option('-e, --error <path>', 'stderr log file (pm2 error_file; /dev/null discards)')
@@ -149,6 +166,11 @@ export async function buildProgram(): Promise<Command> {
         ...(opts.nodeArgs !== undefined && { node_args: opts.nodeArgs }),
         ...(opts.maxMemoryRestart !== undefined && { max_memory_restart: opts.maxMemoryRestart }),
         ...(opts.autorestart === false && { autorestart: false }),
+        ...((opts.cron ?? opts.cronRestart) !== undefined && { cron_restart: opts.cron ?? opts.cronRestart }),
+        ...(opts.watch !== undefined && { watch: opts.watch }),
+        ...(opts.ignoreWatch !== undefined && { ignore_watch: opts.ignoreWatch }),
+        // pm2 reads a bare number as seconds here (it is milliseconds in a file).
+        ...(opts.watchDelay !== undefined && { watch_delay: /^\d+(\.\d+)?$/.test(opts.watchDelay) ? `${opts.watchDelay}s` : opts.watchDelay }),
         ...(opts.shutdownWithMessage !== undefined && { shutdown_with_message: opts.shutdownWithMessage }),
         ...(opts.output !== undefined && { out_file: opts.output }),
         ...(opts.error !== undefined && { error_file: opts.error }),

@@ -49,6 +49,24 @@ export function processTable(rows: readonly ProcessInfo[]): string {
   );
 }
 
+/** cron_restart and watch: what they do and whether they are armed (off while the app is stopped). */
+function triggerLines(app: AppDescription): string[] {
+  const lines: string[] = [];
+  const how = app.spec.mode === 'cluster' ? 'reload' : 'restart';
+  const cron = app.triggers?.cron;
+  if (cron) {
+    const next = cron.nextRunAt !== null ? `next ${new Date(cron.nextRunAt).toISOString()}` : cron.armed ? 'no next run' : 'off while stopped';
+    lines.push(`  cron         ${cron.expression} (${how}), ${next}`);
+  }
+  const watch = app.triggers?.watch;
+  if (watch) {
+    const state = !watch.armed ? 'off while stopped' : watch.ready ? `${watch.changes} changes seen${watch.lastChangeAt ? `, last ${new Date(watch.lastChangeAt).toISOString()}` : ''}` : 'starting';
+    lines.push(`  watch        ${watch.paths.join(', ')} (${how} ${watch.delayMs} ms after changes settle), ${state}`);
+    lines.push(`  not watched  node_modules, .git, logs${watch.ignored.length === 0 ? ', dot files' : `, ${watch.ignored.join(' ')}`}`);
+  }
+  return lines;
+}
+
 export function describeText(apps: readonly AppDescription[]): string {
   const out: string[] = [];
   for (const app of apps) {
@@ -59,6 +77,7 @@ export function describeText(apps: readonly AppDescription[]): string {
     out.push(`  mode         ${s.mode} x${s.instances}${s.mode === 'cluster' ? ` (balance: ${s.balance})` : ''}, interpreter ${s.interpreter}`);
     out.push(`  stop         ${s.shutdownWithMessage ? "'shutdown' message" : s.killSignal}, SIGKILL after ${s.killTimeoutMs} ms`);
     out.push(`  restarts     ${s.autorestart ? 'on' : 'off'}; min_uptime ${s.minUptimeMs} ms, back-off ${s.expBackoffRestartDelayMs} ms to ${s.backoffCapMs} ms, crash loop at ${s.maxRestarts} unstable exits`);
+    out.push(...triggerLines(app));
     for (const l of app.listeners) {
       out.push(`  listens on   ${l.address}${l.error ? `  ERROR ${l.error}` : ''}${l.queued ? `  ${l.queued} queued` : ''}${l.dropped ? `  ${l.dropped} dropped` : ''}`);
     }

@@ -23,6 +23,7 @@ import type { ManagedProcess, ProcessIdentity } from './managed-process.js';
 import { MemoryGuard } from './memory-guard.js';
 import { checkAborted, OperationQueue, untilAborted } from './operations.js';
 import { Slot, type SlotHost } from './slot.js';
+import { AppTriggers } from './triggers/app-triggers.js';
 import { WorkerProcess } from './worker-process.js';
 import { sameSpec } from '../shared/app-spec-compare.js';
 
@@ -79,6 +80,8 @@ export class App implements SlotHost {
   /** Completed reloads (of the whole app or of some of its processes). */
   reloads = 0;
   #memoryGuard: MemoryGuard | null = null;
+  /** cron_restart and watch (src/daemon/triggers/); they follow slotChanged and spec changes. */
+  readonly #triggers: AppTriggers;
   #disposed = false;
   readonly #slotWaiters = new Set<() => void>();
 
@@ -93,6 +96,7 @@ export class App implements SlotHost {
     if (restore.length > 0) for (const { id, instance } of restore) this.slots.push(new Slot(id, instance, this));
     else for (let instance = 0; instance < spec.instances; instance++) this.#addSlot();
     this.#startMemoryGuard();
+    this.#triggers = new AppTriggers(this, context.logDir);
   }
 
   get name(): string {
@@ -126,6 +130,7 @@ export class App implements SlotHost {
 
   slotChanged(): void {
     for (const wake of [...this.#slotWaiters]) wake();
+    this.#triggers.sync();
     this.context.changed();
   }
 
@@ -261,6 +266,7 @@ export class App implements SlotHost {
     if (before.balance !== this.spec.balance || before.queueSize !== this.spec.queueSize || before.queueTimeoutMs !== this.spec.queueTimeoutMs) {
       for (const socket of this.sockets.values()) this.context.sockets.reconfigure(socket, this.spec);
     }
+    this.#triggers.sync();
     this.context.changed();
   }
 
@@ -494,6 +500,7 @@ export class App implements SlotHost {
   dispose(): void {
     this.#disposed = true;
     this.#memoryGuard?.stop();
+    this.#triggers.close();
     this.closeSockets();
     void this.logs.close();
   }
@@ -510,6 +517,6 @@ export class App implements SlotHost {
     if (failed && !listeners.some((l) => l.address === failed.address)) {
       listeners.push({ address: failed.address, error: `${failed.error.code} ${failed.error.message}`, queued: 0, dropped: 0 });
     }
-    return { name: this.name, spec: this.spec, listeners, processes, logs: this.logs.describe() };
+    return { name: this.name, spec: this.spec, listeners, processes, logs: this.logs.describe(), triggers: this.#triggers.describe() };
   }
 }

@@ -15,6 +15,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { EventBus } from './events.js';
 import type { ManagedProcess } from './managed-process.js';
 import type { Slot } from './slot.js';
+import { checkTriggers } from './triggers/app-triggers.js';
 
 export interface Selection {
   app: App;
@@ -114,6 +115,7 @@ export class Registry {
     await mustExist(spec.cwd, 'directory', `working directory ${spec.cwd}`);
     const interpreter = interpreterProblem(spec);
     if (interpreter !== null) throw new SupervisorError('FAILED', interpreter);
+    await checkTriggers(spec);
   }
 
   /** Forgets an app whose processes have stopped. */

@@ -47,6 +47,10 @@ export type OptionKind =
   | 'signal'
   | 'env'
   | 'instances'
+  /** A cron expression or null (off); checked with croner by the daemon (src/daemon/triggers/). */
+  | 'cron'
+  /** Paths to watch, relative to `cwd`; empty: off. */
+  | 'watch'
   /** The log options, one composite field; its pm2 keys are declared in log-options.ts. */
   | 'logs';
 
@@ -210,6 +214,36 @@ export const APP_OPTIONS = {
   killTimeoutMs: duration({ pm2: 'kill_timeout', cli: '--kill-timeout', doc: 'from the kill signal to SIGKILL' }, 5000),
   shutdownWithMessage: flag({ pm2: 'shutdown_with_message', cli: '--shutdown-with-message', doc: "stop by sending `'shutdown'` over IPC instead of the signal (Node apps)" }, false),
   autorestart: flag({ pm2: 'autorestart', cli: '--no-autorestart', doc: 'restart processes that exit' }, true),
+  cronRestart: typed<string | null, string | number>()(
+    'cron',
+    {
+      pm2: 'cron_restart',
+      aliases: ['cron'],
+      cli: '--cron, --cron-restart',
+      type: 'cron expression: 5 fields, or 6 with seconds first',
+      defaultText: 'none',
+      doc: 'restart (fork mode) or reload (cluster mode) the app at these times, in the daemon\'s time zone, while it runs; `0` is none ([Cron and watch](#cron-and-watch))',
+    },
+    null,
+  ),
+  watch: typed<string[], boolean | string | string[]>()(
+    'watch',
+    {
+      pm2: 'watch',
+      cli: '--watch [paths]',
+      type: '`true`, a path, or an array of paths',
+      defaultText: 'false',
+      doc: 'restart (fork) or reload (cluster) when a file changes under these paths (relative to `cwd`; `true` or `[]`: `cwd`), while the app runs ([Cron and watch](#cron-and-watch))',
+    },
+    [],
+  ),
+  ignoreWatch: list({
+    pm2: 'ignore_watch',
+    cli: '--ignore-watch <globs>',
+    type: 'glob (split on spaces) or array of globs',
+    doc: 'changes that do not count, besides `node_modules`, `.git`, the log files and the daemon\'s home: a glob without `/` matches any file or folder name, one with `/` the path from `cwd`',
+  }),
+  watchDelayMs: duration({ pm2: 'watch_delay', cli: '--watch-delay', doc: 'how long changes must settle before the one reload they cause (bursts are merged)' }, 1000),
   waitReady: flag({ pm2: 'wait_ready', cli: '--wait-ready', doc: "ready only on `process.send('ready')`" }, false),
   listenTimeoutMs: duration({ pm2: 'listen_timeout', cli: '--listen-timeout', doc: 'longest wait for readiness' }, 8000),
   minUptimeMs: duration({ pm2: 'min_uptime', doc: 'an exit sooner than this after ready is unstable' }, 1000),
@@ -289,12 +323,6 @@ export const APP_DEFAULTS = Object.fromEntries(
 ) as Defaults;
 
 /**
- * pm2 options accepted in a file with a warning, because they are implemented elsewhere later
- * (a file written for pm2 keeps loading meanwhile). `--strict` makes them errors.
- */
-export const PM2_PENDING: readonly string[] = ['cron_restart', 'cron', 'watch', 'ignore_watch', 'watch_delay', 'watch_options'];
-
-/**
  * pm2 options that stay unsupported, each with the reason. Ignored with a warning (an error
  * under `--strict`).
  */
@@ -331,4 +359,5 @@ export const PM2_UNSUPPORTED: Readonly<Record<string, string>> = {
   pmx: 'no APM agent (pm2.io) is loaded',
   automation: 'no APM agent (pm2.io) is loaded',
   io: 'no APM agent (pm2.io) is loaded',
+  watch_options: "the watcher's options are fixed ([Cron and watch](#cron-and-watch)); `ignore_watch` and `watch_delay` cover what they are mostly used for",
 };

@@ -6,6 +6,11 @@ import { boolean, integer, invalid, oneOf, record, string, stringArray, stringMa
 
 export { MAX_INSTANCES };
 
+/** Bounds on what cron_restart and watch make the daemon hold (one watcher per path). */
+export const MAX_CRON_LENGTH = 256;
+export const MAX_WATCH_PATHS = 64;
+export const MAX_IGNORE_WATCH = 256;
+
 /** Names appear in file names and on the command line next to numeric ids. */
 const NAME_PATTERN = /^(?![0-9]+$)[A-Za-z0-9_.@-][A-Za-z0-9_.@ -]{0,99}$/;
 /** What a shell accepts as a variable name. */
@@ -49,6 +54,11 @@ function checkField(def: OptionDef, value: unknown, field: string): unknown {
       if (!isSignalName(signal)) invalid(`${field} "${signal}" is not a signal name`);
       return signal;
     }
+    case 'cron':
+      return value === null ? null : string(value, field, { nonEmpty: true, max: MAX_CRON_LENGTH });
+    case 'watch':
+      if (!Array.isArray(value) || value.length > MAX_WATCH_PATHS) invalid(`${field} must be an array of at most ${MAX_WATCH_PATHS} paths`);
+      return value.map((path, i) => string(path, `${field}[${i}]`, { nonEmpty: true, max: 4096 }));
     case 'env':
       return stringMap(value, field);
     case 'logs':
@@ -77,5 +87,6 @@ export function validateAppSpec(value: unknown, field = 'app', options: { fillDe
   if (!ENV_NAME_PATTERN.test(checked.instanceVar)) invalid(`${f('instanceVar')} "${checked.instanceVar}" is not an environment variable name`);
   if (checked.incrementVar !== null && !ENV_NAME_PATTERN.test(checked.incrementVar)) invalid(`${f('incrementVar')} "${checked.incrementVar}" is not an environment variable name`);
   validateAppName(checked.namespace, f('namespace'));
+  if (checked.ignoreWatch.length > MAX_IGNORE_WATCH) invalid(`${f('ignoreWatch')} has more than ${MAX_IGNORE_WATCH} patterns`);
   return checked;
 }

@@ -106,6 +106,18 @@ export interface AppDescription {
   listeners: ListenerDescription[];
   processes: ProcessDescription[];
   logs: LogFileDescription[];
+  /** cron_restart and watch, as armed now (absent from daemons older than them). */
+  triggers?: TriggerDescription;
+}
+
+export interface TriggerDescription {
+  /** Armed while the app runs; `nextRunAt` in ms since the epoch. */
+  cron: { expression: string; armed: boolean; nextRunAt: number | null } | null;
+  /**
+   * `paths` are absolute; `ready` once the first scan is done (changes before it are not
+   * seen); `changes` counts changes that were not ignored since the watch was armed.
+   */
+  watch: { paths: string[]; ignored: string[]; delayMs: number; armed: boolean; ready: boolean; changes: number; lastChangeAt: number | null } | null;
 }
 
 export interface DaemonInfo {

@@ -91,10 +91,11 @@ describe('lifecycle', () => {
   it('starts the replacement of a worker with an uncaught exception while it finishes its requests', async () => {
     home = await tempHome();
     const port = await freePort();
-    const started = await home.cli(['start', fixture('http-app.cjs'), '-i', '1', '--name', 'web'], { env: { PORT: String(port), SLOW_MS: '1500' } });
+    const started = await home.cli(['start', fixture('http-app.cjs'), '-i', '1', '--name', 'web'], { env: { PORT: String(port), SLOW_MS: '6000' } });
     expect(started.code, started.stderr).toBe(0);
     const [before] = await byStatus(home, 'web', 'online', 1);
-    const slow = httpGet(port, '/slow', { timeoutMs: 10_000 });
+    // Slow enough that the replacement is seen online before it ends, on a busy machine too.
+    const slow = httpGet(port, '/slow', { timeoutMs: 20_000 });
     await waitFor(async () => (await home.list())[0]?.connections === 1, 'the slow request to arrive');
     expect((await httpGet(port, '/crash')).body).toBe('crashing\n');
     // The replacement is up while the old worker still finishes its slow request.

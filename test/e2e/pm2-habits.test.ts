@@ -137,13 +137,13 @@ describe('pm2 habits', () => {
     await writeFile(typo, JSON.stringify({ apps: [{ name: 't', script: fixture('idle-app.cjs'), instance: 2 }] }));
     oneLineFailure(await home.cli(['start', typo]), 4, /unknown option "instance" \(did you mean "instances"\?\)/);
     const pm2 = join(dir, 'pm2.json');
-    await writeFile(pm2, JSON.stringify({ apps: [{ name: 'p', script: fixture('idle-app.cjs'), watch: true, pid_file: '/tmp/p.pid', colour: 'blue' }] }));
-    oneLineFailure(await home.cli(['start', pm2, '--strict']), 4, /pm2 option "watch" is not supported yet/);
+    await writeFile(pm2, JSON.stringify({ apps: [{ name: 'p', script: fixture('idle-app.cjs'), watch_options: {}, pid_file: '/tmp/p.pid', colour: 'blue' }] }));
+    oneLineFailure(await home.cli(['start', pm2, '--strict']), 4, /pm2 option "watch_options" is not supported \(.+\)/);
     expect(await home.daemonPid()).toBeNull();
     const warned = await home.cli(['start', pm2]);
     expectOk(warned);
     expect(warned.stderr.split('\n').filter((l) => l.length > 0)).toEqual([
-      `supervisor: ${pm2}: apps[0]: ignoring pm2 option "watch" (not supported)`,
+      expect.stringMatching(/ignoring pm2 option "watch_options" \(not supported: .+\)$/),
       expect.stringMatching(/ignoring pm2 option "pid_file" \(not supported: .+\)$/),
       `supervisor: ${pm2}: apps[0]: ignoring unknown option "colour"`,
     ]);

@@ -193,6 +193,10 @@ describe('toAppSpec', () => {
       killTimeoutMs: APP_DEFAULTS.killTimeoutMs,
       shutdownWithMessage: APP_DEFAULTS.shutdownWithMessage,
       autorestart: APP_DEFAULTS.autorestart,
+      cronRestart: null,
+      watch: [],
+      ignoreWatch: [],
+      watchDelayMs: 1000,
       waitReady: APP_DEFAULTS.waitReady,
       listenTimeoutMs: APP_DEFAULTS.listenTimeoutMs,
       minUptimeMs: APP_DEFAULTS.minUptimeMs,
@@ -412,26 +416,46 @@ describe('toAppSpec', () => {
   });
 
   describe('pm2-only options', () => {
-    // namespace, env_<name> and the log options were on this list; they are honoured now.
-    // (pid_file is unsupported for good: its warning gives the reason, tested below.)
-    it.each(['watch', 'ignore_watch', 'cron_restart'])(
-      '%s is ignored with a warning',
-      (option) => {
-        const s = spec({ [option]: true });
-        expect(warnings).toEqual([`app: ignoring pm2 option "${option}" (not supported)`]);
-        expect(Object.keys(s)).not.toContain(option);
-        expect(s).toEqual(spec({}));
-      },
-    );
-
+    // namespace, env_<name>, the log options, cron_restart and watch were on this list; they
+    // are honoured now. (pid_file is unsupported for good: its warning gives the reason.)
     it('several pm2 options give one warning each', () => {
-      spec({ watch: true, pid_file: 'x.pid', vizion: false });
+      spec({ watch_options: {}, pid_file: 'x.pid', vizion: false });
       expect(warnings).toHaveLength(3);
-      expect(warnings.join('\n')).toMatch(/"watch"[\s\S]*"pid_file"[\s\S]*"vizion"/);
+      expect(warnings.join('\n')).toMatch(/"watch_options"[\s\S]*"pid_file"[\s\S]*"vizion"/);
     });
 
     it('without a warn callback they are still ignored, silently', () => {
-      expect(() => toAppSpec({ script: 'app.js', watch: true } as unknown as AppConfig, { cwd: dir, env: {} })).not.toThrow();
+      expect(() => toAppSpec({ script: 'app.js', vizion: true } as unknown as AppConfig, { cwd: dir, env: {} })).not.toThrow();
+    });
+  });
+
+  describe('cron_restart and watch', () => {
+    it('cron_restart (or cron) is kept as written; 0 is none, as in pm2', () => {
+      expect(spec({ cron_restart: ' 0 3 * * * ' }).cronRestart).toBe('0 3 * * *');
+      expect(spec({ cron: '*/5 * * * * *' }).cronRestart).toBe('*/5 * * * * *');
+      expect(spec({ cron_restart: 0 }).cronRestart).toBeNull();
+      expect(spec({ cron_restart: '0' }).cronRestart).toBeNull();
+      expect(spec({}).cronRestart).toBeNull();
+      expect(() => spec({ cron_restart: true })).toThrow('app.cron_restart must be a cron expression');
+      expect(warnings).toEqual([]);
+    });
+
+    it('watch: true and [] watch cwd; a path or paths are kept relative; false is off', () => {
+      expect(spec({ watch: true }).watch).toEqual(['.']);
+      expect(spec({ watch: [] }).watch).toEqual(['.']);
+      expect(spec({ watch: 'src' }).watch).toEqual(['src']);
+      expect(spec({ watch: ['src', 'lib'] }).watch).toEqual(['src', 'lib']);
+      expect(spec({ watch: false }).watch).toEqual([]);
+      expect(spec({}).watch).toEqual([]);
+      expect(() => spec({ watch: [1] })).toThrow('app.watch must be true, false, a path or an array of paths');
+    });
+
+    it('ignore_watch is a list of globs; watch_delay a duration (1 s by default)', () => {
+      expect(spec({ ignore_watch: 'tmp *.log' }).ignoreWatch).toEqual(['tmp', '*.log']);
+      expect(spec({ ignore_watch: ['client/img', '\\.git'] }).ignoreWatch).toEqual(['client/img', '\\.git']);
+      expect(spec({ watch_delay: 250 }).watchDelayMs).toBe(250);
+      expect(spec({ watch_delay: '2s' }).watchDelayMs).toBe(2000);
+      expect(spec({}).watchDelayMs).toBe(1000);
     });
   });
 
@@ -543,7 +567,7 @@ describe('unknown keys', () => {
   it.each<[Record<string, unknown>, RegExp]>([
     [{ colour: 'blue' }, /^app: unknown option "colour"$/],
     [{ pid_file: 'x' }, /^app: pm2 option "pid_file" is not supported \(.+\)$/],
-    [{ watch: true }, /^app: pm2 option "watch" is not supported yet \(--strict\)$/],
+    [{ watch_options: {} }, /^app: pm2 option "watch_options" is not supported \(.+\)$/],
   ])('--strict makes %j an error', (config, message) => {
     const error = errorOf(() => spec(config, { strict: true }));
     expect(error.code).toBe('INVALID_REQUEST');

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { APP_DEFAULTS, APP_OPTIONS, PM2_PENDING, PM2_UNSUPPORTED, type AppSpec, type OptionDef } from '../../src/shared/app-options.js';
+import { APP_DEFAULTS, APP_OPTIONS, PM2_UNSUPPORTED, type AppSpec, type OptionDef } from '../../src/shared/app-options.js';
 import { generatedSection, withGeneratedSection } from '../../src/shared/app-options-doc.js';
 import { validateAppSpec } from '../../src/shared/app-spec-validate.js';
 import { ROOT } from '../helpers.js';
@@ -20,11 +20,7 @@ describe('the option table', () => {
   it('gives every config key to one option only', () => {
     const keys = defs.flatMap(([, def]) => [def.pm2, ...(def.aliases ?? [])]).filter((key) => key !== null);
     expect(new Set(keys).size).toBe(keys.length);
-    for (const key of keys) {
-      expect(PM2_PENDING, key as string).not.toContain(key);
-      expect(Object.keys(PM2_UNSUPPORTED), key as string).not.toContain(key);
-    }
-    expect(Object.keys(PM2_UNSUPPORTED).filter((key) => PM2_PENDING.includes(key))).toEqual([]);
+    for (const key of keys) expect(Object.keys(PM2_UNSUPPORTED), key as string).not.toContain(key);
   });
 
   it('documents every option', () => {
@@ -70,10 +66,10 @@ describe('docs/CONFIG.md', () => {
     expect(withGeneratedSection(doc)).toBe(doc);
   });
 
-  it('lists every option, every unsupported pm2 option and every pending one', () => {
+  it('lists every option and every unsupported pm2 option', () => {
     const section = generatedSection();
     for (const [field, def] of defs) if (def.pm2 !== null) expect(section, field).toContain(`| \`${def.pm2}\``);
-    for (const key of [...Object.keys(PM2_UNSUPPORTED), ...PM2_PENDING]) expect(section, key).toContain(`\`${key}\``);
+    for (const key of Object.keys(PM2_UNSUPPORTED)) expect(section, key).toContain(`\`${key}\``);
   });
 });
 

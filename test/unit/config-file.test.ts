@@ -101,11 +101,11 @@ describe('loadConfigFile', () => {
   });
 
   it('--env and --strict reach every app', async () => {
-    const text = 'apps:\n  - name: a\n    script: app.js\n    env: { STAGE: dev }\n    env_production: { STAGE: prod }\n    watch: true\n';
+    const text = 'apps:\n  - name: a\n    script: app.js\n    env: { STAGE: dev }\n    env_production: { STAGE: prod }\n    vizion: true\n';
     warnings.length = 0;
     expect((await load('env.yml', text, { warn, envName: 'production' }))[0]?.env['STAGE']).toBe('prod');
-    expect(warnings).toEqual([`${join(dir, 'env.yml')}: apps[0]: ignoring pm2 option "watch" (not supported)`]);
+    expect(warnings).toEqual([`${join(dir, 'env.yml')}: apps[0]: ignoring pm2 option "vizion" (not supported: no version-control metadata is collected)`]);
     const error = await failure(load('env.yml', text, { warn, strict: true }));
-    expect(error.message).toContain('pm2 option "watch" is not supported yet');
+    expect(error.message).toContain('pm2 option "vizion" is not supported');
   });
 });

@@ -1,0 +1,171 @@
+/**
+ * cron_restart and watch end to end, with real daemons, real processes and real files: a cron
+ * expression with seconds restarts a fork-mode app and reloads a cluster-mode one; a burst of
+ * file changes is one restart; the app's own log file, the daemon's home, node_modules, .git
+ * and ignore_watch never trigger; a stopped app does not come back on a change; a bad
+ * expression is refused at start and changes nothing.
+ */
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AppDescription, ProcessInfo, TriggerDescription } from '../../src/shared/protocol.js';
+import { byStatus, expectOk, fixture, freePort, httpGet, tempHome, waitFor, type Home } from '../helpers.js';
+
+async function describeApp(home: Home, name: string): Promise<AppDescription> {
+  const result = await home.cli(['describe', name, '--json']);
+  expectOk(result);
+  return (JSON.parse(result.stdout) as AppDescription[])[0] as AppDescription;
+}
+
+async function triggersOf(home: Home, name: string): Promise<TriggerDescription> {
+  return (await describeApp(home, name)).triggers as TriggerDescription;
+}
+
+const rowsOf = async (home: Home, name: string): Promise<ProcessInfo[]> => (await home.list()).filter((row) => row.name === name);
+const restartsOf = async (home: Home, name: string): Promise<number> => (await rowsOf(home, name)).reduce((sum, row) => sum + row.restarts, 0);
+
+describe('cron_restart and watch', () => {
+  let home: Home;
+  const dirs: string[] = [];
+  afterEach(async () => {
+    const last = home as Home | undefined;
+    home = undefined as unknown as Home;
+    await last?.cleanup();
+    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function scratch(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'sv-triggers-'));
+    dirs.push(dir);
+    return dir;
+  }
+
+  it('refuses a bad cron expression at start with one line and exit 4, and starts nothing', async () => {
+    home = await tempHome();
+    const result = await home.cli(['start', fixture('idle-app.cjs'), '--cron', '61 * * * *']);
+    expect(result.code, result.stderr).toBe(4);
+    const lines = result.stderr.split('\n').filter((line) => line.length > 0);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^supervisor: cron_restart "61 \* \* \* \*" is not a cron expression: /);
+    expect(await home.list()).toEqual([]);
+  });
+
+  it('cron in fork mode restarts the app at each tick (new pid, restart counter), and not once it is stopped', async () => {
+    home = await tempHome();
+    expectOk(await home.cli(['start', fixture('idle-app.cjs'), '--name', 'job', '--cron-restart', '*/2 * * * * *']));
+    const [first] = await byStatus(home, 'job', 'online', 1);
+    const cron = await waitFor(async () => (await triggersOf(home, 'job')).cron, 'the cron armed');
+    expect(cron).toMatchObject({ expression: '*/2 * * * * *', armed: true });
+    expect(cron.nextRunAt! % 2000).toBe(0);
+    const restarted = await waitFor(async () => (await rowsOf(home, 'job')).find((row) => row.pid !== first!.pid && row.status === 'online' && row.restarts >= 1), 'a restart by cron', 20_000);
+    expect(restarted.pid).not.toBe(first!.pid);
+
+    expectOk(await home.cli(['stop', 'job']));
+    expect((await triggersOf(home, 'job')).cron).toEqual({ expression: '*/2 * * * * *', armed: false, nextRunAt: null });
+    expect((await rowsOf(home, 'job')).map((row) => row.status)).toEqual(['stopped']);
+    expect(await describeApp(home, 'job').then((app) => app.spec.cronRestart)).toBe('*/2 * * * * *');
+  });
+
+  it('cron in cluster mode reloads: every worker replaced, the app serving throughout', async () => {
+    home = await tempHome();
+    const port = await freePort();
+    expectOk(await home.cli(['start', fixture('http-app.cjs'), '--name', 'api', '-i', '2', '--cron', '*/3 * * * * *'], { env: { PORT: String(port) } }));
+    const before = (await byStatus(home, 'api', 'online', 2)).map((row) => row.pid);
+    await waitFor(async () => {
+      const rows = await rowsOf(home, 'api');
+      return rows.length === 2 && rows.every((row) => row.status === 'online' && row.restarts >= 1 && !before.includes(row.pid));
+    }, 'both workers replaced by a cron reload', 30_000);
+    expect((await httpGet(port)).status).toBe(200);
+    expect((await triggersOf(home, 'api')).cron?.armed).toBe(true);
+  });
+
+  it('watch: one restart per burst of changes; the log file, the home, node_modules, .git and ignore_watch never trigger; stop disarms', async () => {
+    home = await tempHome();
+    const dir = await scratch();
+    for (const sub of ['src', 'ignored', 'node_modules', '.git']) await mkdir(join(dir, sub));
+    await writeFile(join(dir, 'marker.txt'), 'start\n');
+    // The app logs every 100 ms into a file in the watched folder, and the daemon's home (its
+    // state file, its logs) is watched too: neither may ever cause a restart.
+    await writeFile(
+      join(dir, 'ecosystem.config.cjs'),
+      `module.exports = { apps: [{ name: 'dev', script: ${JSON.stringify(fixture('tick-app.cjs'))}, cwd: ${JSON.stringify(dir)},
+        env: { TICK_MS: '100' }, out_file: 'app.log', error_file: 'app-err.log',
+        watch: ['.', ${JSON.stringify(home.dir)}], ignore_watch: ['ignored', '*.tmp'], watch_delay: 700 }] };\n`,
+    );
+    expectOk(await home.cli(['start', join(dir, 'ecosystem.config.cjs')]));
+    const [first] = await byStatus(home, 'dev', 'online', 1);
+    const watch = await waitFor(async () => {
+      const w = (await triggersOf(home, 'dev')).watch;
+      return w?.ready ? w : null;
+    }, 'the watcher ready');
+    expect(watch.paths).toEqual([dir, home.dir]);
+    expect(watch.delayMs).toBe(700);
+
+    // A burst: several files within the delay are one restart.
+    for (let i = 0; i < 5; i++) await writeFile(join(dir, 'src', `file-${i}.js`), `// ${i}\n`);
+    const second = await waitFor(async () => (await rowsOf(home, 'dev')).find((row) => row.status === 'online' && row.pid !== first!.pid), 'a restart after the burst', 20_000);
+    expect(second.restarts).toBe(1);
+    const afterBurst = (await triggersOf(home, 'dev')).watch!;
+    expect(afterBurst.changes).toBeGreaterThanOrEqual(5);
+
+    // Ignored writes first; then one change that counts. If any ignored one had counted, the
+    // count would be off by more than the marker's one change.
+    await writeFile(join(dir, 'ignored', 'a.js'), 'x\n');
+    await writeFile(join(dir, 'node_modules', 'a.js'), 'x\n');
+    await writeFile(join(dir, '.git', 'HEAD'), 'ref: x\n');
+    await writeFile(join(dir, 'scratch.tmp'), 'x\n');
+    await waitFor(async () => (await readLog(join(dir, 'app.log'))).length >= 5, 'the app writing its log in the watched folder');
+    const counted = (await triggersOf(home, 'dev')).watch!.changes;
+    await appendFile(join(dir, 'marker.txt'), 'change\n');
+    await waitFor(async () => {
+      const rows = await rowsOf(home, 'dev');
+      return rows.length === 1 && rows[0]!.restarts === 2 && rows[0]!.status === 'online';
+    }, 'a restart for the marker', 20_000);
+    expect((await triggersOf(home, 'dev')).watch!.changes).toBe(counted + 1);
+    // The restarted app writes its log, and the daemon its notes, state and logs: no restart.
+    const lines = (await readLog(join(dir, 'app.log'))).length;
+    await waitFor(async () => (await readLog(join(dir, 'app.log'))).length >= lines + 10, 'ten more log lines');
+    expect(await restartsOf(home, 'dev')).toBe(2);
+    expect((await triggersOf(home, 'dev')).watch!.changes).toBe(counted + 1);
+
+    // Stopped, the app is not watched: a change does not start it. Started, it is again.
+    expectOk(await home.cli(['stop', 'dev']));
+    expect((await triggersOf(home, 'dev')).watch).toMatchObject({ armed: false, ready: false });
+    await appendFile(join(dir, 'marker.txt'), 'while stopped\n');
+    expectOk(await home.cli(['start', 'dev']));
+    await waitFor(async () => (await triggersOf(home, 'dev')).watch?.ready, 'the watcher ready again');
+    const running = await byStatus(home, 'dev', 'online', 1);
+    await appendFile(join(dir, 'marker.txt'), 'after start\n');
+    await waitFor(async () => (await rowsOf(home, 'dev')).find((row) => row.status === 'online' && row.pid !== running[0]!.pid), 'a restart once watched again', 20_000);
+  });
+
+  it('--watch on the command line watches the current directory and reloads a cluster app', async () => {
+    home = await tempHome();
+    const dir = await scratch();
+    const port = await freePort();
+    await writeFile(join(dir, 'server.cjs'), "require('node:http').createServer((q, s) => s.end(String(process.pid))).listen(Number(process.env.PORT));\n");
+    expectOk(await home.cli(['start', 'server.cjs', '-i', '2', '--watch', '--watch-delay', '0.3'], { cwd: dir, env: { PORT: String(port) } }));
+    const before = (await byStatus(home, 'server', 'online', 2)).map((row) => row.pid);
+    const watch = await waitFor(async () => {
+      const w = (await triggersOf(home, 'server')).watch;
+      return w?.ready ? w : null;
+    }, 'the watcher ready');
+    expect(watch).toMatchObject({ paths: [dir], delayMs: 300 });
+    await writeFile(join(dir, 'server.cjs'), "require('node:http').createServer((q, s) => s.end('v2 ' + process.pid)).listen(Number(process.env.PORT));\n");
+    await waitFor(async () => {
+      const rows = await rowsOf(home, 'server');
+      return rows.length === 2 && rows.every((row) => row.status === 'online' && !before.includes(row.pid));
+    }, 'both workers reloaded', 30_000);
+    expect((await httpGet(port)).body).toMatch(/^v2 /);
+    expect((await describeApp(home, 'server')).spec.mode).toBe('cluster');
+  });
+});
+
+async function readLog(file: string): Promise<string[]> {
+  try {
+    return (await readFile(file, 'utf8')).split('\n').filter((line) => line.length > 0);
+  } catch {
+    return [];
+  }
+}
