@@ -4,15 +4,9 @@
  * WebSocket. Written out so that the CLI does not load node:crypto for every command (about
  * 3-4 ms of its start-up on this machine); checked against node:crypto by a unit test.
  */
+import { padMessage } from './hash-padding.js';
 export function sha1Base64(text: string): string {
-  const bytes = Buffer.from(text, 'utf8');
-  // Padding: 0x80, zeros, then the length in bits as a 64-bit big-endian integer.
-  const blocks = Math.ceil((bytes.length + 9) / 64);
-  const message = Buffer.alloc(blocks * 64);
-  bytes.copy(message);
-  message[bytes.length] = 0x80;
-  message.writeUInt32BE(Math.floor((bytes.length * 8) / 2 ** 32), message.length - 8);
-  message.writeUInt32BE((bytes.length * 8) >>> 0, message.length - 4);
+  const { message, blocks } = padMessage(text);
 
   const h = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
   const w = new Array<number>(80);

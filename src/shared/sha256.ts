@@ -5,6 +5,7 @@
  * not change between versions (two daemons of one home must meet on it), hence the same hash
  * as before; checked against node:crypto by a unit test.
  */
+import { padMessage } from './hash-padding.js';
 const K = [
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
   0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -17,14 +18,7 @@ const K = [
 const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
 
 export function sha256Hex(text: string): string {
-  const bytes = Buffer.from(text, 'utf8');
-  // Padding: 0x80, zeros, then the length in bits as a 64-bit big-endian integer.
-  const blocks = Math.ceil((bytes.length + 9) / 64);
-  const message = Buffer.alloc(blocks * 64);
-  bytes.copy(message);
-  message[bytes.length] = 0x80;
-  message.writeUInt32BE(Math.floor((bytes.length * 8) / 2 ** 32), message.length - 8);
-  message.writeUInt32BE((bytes.length * 8) >>> 0, message.length - 4);
+  const { message, blocks } = padMessage(text);
 
   const h = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
   const w = new Array<number>(64);
