@@ -169,6 +169,14 @@ export class App implements SlotHost {
    * A stop or delete arriving meanwhile aborts it: the replacement being started is stopped,
    * and those already swapped stay.
    */
+  /** `reset`: the restart counters and back-off of these processes start again from zero. */
+  reset(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('reset', async () => {
+      for (const slot of this.#stillHere(slots)) slot.resetCounters();
+      this.context.changed();
+    });
+  }
+
   reload(slots: readonly Slot[] = this.slots): Promise<void> {
     return this.ops.run('reload', async (signal) => {
       await this.#replaceAll(slots, signal);

@@ -16,6 +16,9 @@ import type { EventBus } from './events.js';
 import { handlers, type HandlerContext } from './handlers.js';
 import { CLOSE_NORMAL, WebSocketEndpoint, type Peer, type PeerHandlers } from './ws-server.js';
 
+/** Subscriptions one connection may hold (the CLI and the API use one or two). */
+const MAX_SUBSCRIPTIONS = 16;
+
 export type ConnectionContext = Omit<HandlerContext, 'connection'>;
 
 export class ControlServer {
@@ -105,6 +108,10 @@ export class ControlServer {
       ...this.context,
       connection: {
         subscribe: (subscriber) => {
+          // Each one is a bus subscriber that sees every event: a bound, like every other here.
+          if (unsubscribers.length >= MAX_SUBSCRIPTIONS) {
+            throw new SupervisorError('FAILED', `at most ${MAX_SUBSCRIPTIONS} subscriptions per connection`);
+          }
           unsubscribers.push(this.bus.subscribe({ ...subscriber, deliver }));
           notIdle();
         },

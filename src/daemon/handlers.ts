@@ -79,7 +79,7 @@ export const handlers: HandlerMap = {
 
   reset: async ({ target }, ctx) => {
     const selection = ctx.registry.select(target);
-    for (const { slots } of selection) for (const slot of slots) slot.resetCounters();
+    await eachApp(selection, ({ app, slots }) => app.reset(slots));
     return rowsOf(ctx.registry, selection);
   },
 

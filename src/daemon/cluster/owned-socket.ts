@@ -27,7 +27,8 @@ export interface Member extends Candidate {
   /** As many handles sent to it await acknowledgement as it may have in flight. */
   readonly saturated: boolean;
   /** Passes the connection over IPC; false if the worker's channel is gone. */
-  handOff(key: string, handle: RawHandle): boolean;
+  /** `remote` (sticky-ip only) goes back with the connection if the worker does not take it. */
+  handOff(key: string, handle: RawHandle, remote?: string): boolean;
 }
 
 interface Waiting {
@@ -143,14 +144,14 @@ export class OwnedSocket implements ClusterSocket {
     if (this.#queue.length === 0) this.#clearQueueTimer();
   }
 
-  /** Re-dispatches a connection a worker refused or could not receive. */
-  redispatch(handle: RawHandle): void {
-    this.place(handle, undefined);
+  /** Re-dispatches a connection a worker refused or could not receive (to its sticky worker, if any). */
+  redispatch(handle: RawHandle, remote?: string): void {
+    this.place(handle, remote);
   }
 
   /**
    * Gives an accepted connection to a worker, or queues it. `remote` is the client's address,
-   * read only when the strategy uses it (undefined for re-dispatched connections).
+   * read only when the strategy uses it.
    */
   place(handle: RawHandle, remote: string | undefined): void {
     const waiting: Waiting = { handle, remote, since: Date.now(), pin: null };
@@ -222,7 +223,7 @@ export class OwnedSocket implements ClusterSocket {
     const pinned = waiting.pin;
     if (pinned && pinned.eligible && this.members.has(pinned)) {
       if (pinned.saturated) return false;
-      if (pinned.handOff(this.key, waiting.handle)) {
+      if (pinned.handOff(this.key, waiting.handle, waiting.remote)) {
         this.#pinTo(waiting, null);
         return true;
       }
@@ -235,7 +236,7 @@ export class OwnedSocket implements ClusterSocket {
         this.#pinTo(waiting, target);
         return false;
       }
-      if (target.handOff(this.key, waiting.handle)) {
+      if (target.handOff(this.key, waiting.handle, waiting.remote)) {
         this.#pinTo(waiting, null);
         return true;
       }

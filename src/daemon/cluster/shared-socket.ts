@@ -73,7 +73,7 @@ export class SharedSocket implements ClusterSocket {
   flush(): void {}
 
   /** Never called: nothing is handed over from a shared socket. */
-  redispatch(handle: RawHandle): void {
+  redispatch(handle: RawHandle, _remote?: string): void {
     handle.close();
   }
 

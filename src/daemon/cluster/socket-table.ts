@@ -44,7 +44,7 @@ export interface ClusterSocket {
   /** Hands queued connections to members that can take them now. */
   flush(): void;
   /** Places again a connection a member did not take (it never reached it, or its server had closed). */
-  redispatch(handle: RawHandle): void;
+  redispatch(handle: RawHandle, remote?: string): void;
   close(): void;
 }
 

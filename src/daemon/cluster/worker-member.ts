@@ -19,6 +19,8 @@ interface InFlight {
   /** Where it came from, and where it goes back to if the worker does not take it. */
   socket: ClusterSocket;
   handle: RawHandle;
+  /** The client's address under sticky-ip, so a re-dispatch keeps the client's worker. */
+  remote: string | undefined;
 }
 
 export class WorkerMember implements Member {
@@ -64,12 +66,12 @@ export class WorkerMember implements Member {
     return this.inRotation && !this.disconnecting && this.worker.connected;
   }
 
-  handOff(key: string, handle: RawHandle): boolean {
+  handOff(key: string, handle: RawHandle, remote?: string): boolean {
     const socket = this.sockets.get(key);
     if (!socket) return false;
     const seq = this.worker.sendConnection(key, handle, () => this.#lost(seq as number));
     if (seq === null) return false;
-    this.#inFlight.push({ seq, socket, handle });
+    this.#inFlight.push({ seq, socket, handle, remote });
     this.open += 1;
     this.handedOff += 1;
     return true;
@@ -95,7 +97,7 @@ export class WorkerMember implements Member {
   detach(): void {
     for (const socket of this.sockets.values()) socket.members.delete(this);
     this.sockets.clear();
-    for (const { socket, handle } of this.#inFlight.splice(0)) socket.redispatch(handle);
+    for (const { socket, handle, remote } of this.#inFlight.splice(0)) socket.redispatch(handle, remote);
   }
 
   #answered(seq: number, accepted: boolean): void {
@@ -107,7 +109,7 @@ export class WorkerMember implements Member {
     } else {
       // Its server closed before the connection arrived; the worker closed its copy, ours goes on.
       this.open = Math.max(0, this.open - 1);
-      entry.socket.redispatch(entry.handle);
+      entry.socket.redispatch(entry.handle, entry.remote);
     }
     this.#flushIfRoom();
   }
@@ -117,7 +119,7 @@ export class WorkerMember implements Member {
     const entry = this.#take(seq);
     if (!entry) return;
     this.open = Math.max(0, this.open - 1);
-    entry.socket.redispatch(entry.handle);
+    entry.socket.redispatch(entry.handle, entry.remote);
     this.#flushIfRoom();
   }
 

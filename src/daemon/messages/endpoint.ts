@@ -32,6 +32,9 @@ export interface RequestEntry {
  */
 const REPLY_CAP = MESSAGE_LIMITS.maxQueuedMessages + MESSAGE_LIMITS.maxPendingRequests;
 
+/** Confirmed writes kept at the front of the list before it is compacted. */
+const COMPACT_AT = 1024;
+
 export class Endpoint {
   readonly sender: Sender;
   wants = { messages: false, requests: false, peers: false };
@@ -55,6 +58,11 @@ export class Endpoint {
     const chars = this.#unconfirmed[this.#unconfirmedHead++] as number;
     if (this.#unconfirmedHead === this.#unconfirmed.length) {
       this.#unconfirmed.length = 0;
+      this.#unconfirmedHead = 0;
+    } else if (this.#unconfirmedHead >= COMPACT_AT) {
+      // A channel that never empties (a slow reader near the cap) would otherwise keep every
+      // confirmed entry: drop them, so the array holds at most the queue's cap plus this.
+      this.#unconfirmed.splice(0, this.#unconfirmedHead);
       this.#unconfirmedHead = 0;
     }
     this.#queuedMessages -= 1;
