@@ -61,7 +61,6 @@ export class Supervisor {
     if (options.start === false) {
       const connection = await connectIfRunning(paths, connectionOptions);
       if (!connection) {
-        const { SupervisorError } = await import('../shared/errors.js');
         throw new SupervisorError('UNREACHABLE', `no daemon is running for ${paths.home}`);
       }
       return new Supervisor(connection, false, options);

@@ -280,7 +280,7 @@ function toList(value: string | string[]): string[] {
 }
 
 /** Values as strings (objects as JSON, as pm2 does); undefined and null dropped. */
-function stringEnv(env: Record<string, unknown>): Record<string, string> {
+export function stringEnv(env: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined || value === null) continue;

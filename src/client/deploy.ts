@@ -16,7 +16,8 @@ import type { AppSpec } from '../shared/app-spec.js';
 import { SupervisorError } from '../shared/errors.js';
 import type { ProcessInfo, UpdateResult } from '../shared/protocol.js';
 import type { Supervisor } from './api.js';
-import { loadConfigFile, type LoadOptions } from './config-file.js';
+import { stringEnv } from './app-config.js';
+import { loadConfigFile } from './config-file.js';
 
 export interface DeployFlags {
   envName?: string;
@@ -100,7 +101,7 @@ export async function stopFile(connect: Connect, command: 'stop' | 'delete', fil
  */
 export async function updateEnv(sv: Supervisor, how: 'reload' | 'restart', target: string): Promise<ProcessInfo[]> {
   const apps = await sv.call('describe', { target });
-  const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const env = stringEnv(process.env);
   const result = await sv.call('update', { apps: apps.map((app) => ({ ...app.spec, env: { ...app.spec.env, ...env } })), how });
   return result.processes;
 }

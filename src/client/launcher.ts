@@ -6,7 +6,6 @@
 import { mkdirSync, chmodSync, openSync, closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SupervisorError } from '../shared/errors.js';
-import { handOffWindowSetting } from '../shared/handoff-window.js';
 import type { HomePaths } from '../shared/paths.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 
@@ -96,8 +95,8 @@ export async function connectIfRunning(paths: HomePaths, options: ConnectionOpti
 
 async function startDaemon(paths: HomePaths): Promise<void> {
   // The daemon would refuse it too, but only in its log: say it here, and start nothing.
-  handOffWindowSetting(process.env);
   // Only a command that starts a daemon checks its settings: the others do not load them.
+  (await import('../shared/handoff-window.js')).handOffWindowSetting(process.env);
   (await import('../shared/control-limits.js')).controlLimitsSetting(process.env);
   (await import('../shared/metrics-address.js')).metricsAddressSetting(process.env);
   (await import('../shared/log-options.js')).rotationFromEnv(process.env);

@@ -15,6 +15,7 @@ import type { AppSpec } from '../shared/app-spec.js';
 import { SupervisorError } from '../shared/errors.js';
 import type { ProcessInfo } from '../shared/protocol.js';
 import type { Supervisor } from './api.js';
+import type { Connect } from './deploy.js';
 import { toAppSpec, type AppConfig } from './app-config.js';
 import { isConfigFile } from './config-file.js';
 
@@ -28,7 +29,6 @@ export interface StartFlags {
   updateEnv?: boolean;
 }
 
-type Connect = <T>(fn: (sv: Supervisor) => Promise<T>, options?: { start?: boolean }) => Promise<T>;
 
 const STOPPED = new Set(['stopped', 'errored']);
 
