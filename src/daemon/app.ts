@@ -11,10 +11,10 @@ import { constants } from 'node:os';
 import type { AppSpec } from '../shared/app-spec.js';
 import type { AppDescription, ProcessEvent } from '../shared/protocol.js';
 import type { WorkerToDaemon } from '../shared/worker-messages.js';
-import { isDatagram, socketKey, type ListenError } from './cluster/bind-target.js';
+import type { ListenError } from './cluster/bind-target.js';
 import type { FromWorker, ServerQuery } from './cluster/cluster-messages.js';
-import { sharedSocketsAvailable } from './cluster/shared-socket.js';
 import type { ClusterSocket, SocketTable } from './cluster/socket-table.js';
+import { clusterCode } from './cluster-code.js';
 import type { Clock } from './clock.js';
 import type { WorkerMember } from './cluster/worker-member.js';
 import type { EventBus } from './events.js';
@@ -37,8 +37,8 @@ export interface AppContext {
   logDir: string;
   runtimeUrl: string;
   bus: EventBus;
-  /** The daemon's listening sockets for cluster apps, shared by every app on one address. */
-  sockets: SocketTable;
+  /** The daemon's listening sockets for cluster apps, shared by every app on one address (made on first use: see cluster-code.ts). */
+  readonly sockets: SocketTable;
   clock: Clock;
   /** Where app logs go by default (the daemon's); unit tests pass createLogs instead. */
   logService?: LogService;
@@ -420,6 +420,7 @@ export class App implements SlotHost {
    * the key its connections will carry; in shared mode it carries the listening handle.
    */
   async #queryServer(slot: Slot, member: WorkerMember, seq: number, query: ServerQuery): Promise<void> {
+    const { isDatagram, sharedSocketsAvailable, socketKey } = clusterCode();
     const reply = (fields: { errno: number; key: string | null; data: unknown; sockname?: object }, handle?: unknown, attempt = 1): void => {
       // A listening handle that arrives without its descriptor (the worker is out of them) is
       // sent again, twice at most; then the listen fails with EMFILE instead of waiting forever.

@@ -6,7 +6,7 @@ import { isSignalName } from '../shared/app-spec-validate.js';
 import { SupervisorError } from '../shared/errors.js';
 import { PROTOCOL_VERSION, type DaemonInfo, type Method, type Params, type ProcessInfo, type Result, type UpdateResult } from '../shared/protocol.js';
 import type { EventBus, Subscriber } from './events.js';
-import type { MessageRouter } from './messages/router.js';
+import type { MessageRouting } from './message-routing.js';
 import { withMetrics } from './metrics.js';
 import type { Registry, Selection } from './registry.js';
 import { checkInvariants } from './invariants.js';
@@ -15,7 +15,7 @@ import { loadDump, saveDump } from './state-file.js';
 export interface HandlerContext {
   registry: Registry;
   bus: EventBus;
-  messages: MessageRouter;
+  messages: MessageRouting;
   dumpFile: string;
   info(): DaemonInfo;
   /** A notice for the next client (e.g. apps restored after a crash), given out once. */

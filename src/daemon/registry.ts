@@ -10,7 +10,8 @@ import { interpreterProblem } from '../shared/commands.js';
 import { SupervisorError } from '../shared/errors.js';
 import type { ProcessInfo } from '../shared/protocol.js';
 import { App, type AppContext } from './app.js';
-import { SocketTable } from './cluster/socket-table.js';
+import { clusterCode, loadClusterCode } from './cluster-code.js';
+import type { SocketTable } from './cluster/socket-table.js';
 import { systemClock, type Clock } from './clock.js';
 import type { EventBus } from './events.js';
 import type { ManagedProcess } from './managed-process.js';
@@ -44,11 +45,15 @@ export class Registry {
   readonly #context: AppContext;
 
   constructor(options: RegistryOptions & { bus: EventBus }) {
+    // Made at the first listen of a cluster-mode app (see cluster-code.ts).
+    let sockets: SocketTable | null = null;
     this.#context = {
       logDir: options.logDir,
       runtimeUrl: options.runtimeUrl,
       bus: options.bus,
-      sockets: new SocketTable(),
+      get sockets(): SocketTable {
+        return (sockets ??= new (clusterCode().SocketTable)());
+      },
       clock: options.clock ?? systemClock,
       allocateId: () => this.#nextId++,
       track: (process) => {
@@ -109,8 +114,9 @@ export class Registry {
     }
   }
 
-  /** Checks what a spec needs from the machine (its script, its working directory). */
+  /** Checks what a spec needs from the machine (its script, its working directory), and loads the code it needs. */
   async verify(spec: AppSpec): Promise<void> {
+    if (spec.mode === 'cluster') await loadClusterCode();
     await mustExist(spec.script, spec.interpreter === 'none' ? 'executable' : 'file', `script ${spec.script}`);
     await mustExist(spec.cwd, 'directory', `working directory ${spec.cwd}`);
     const interpreter = interpreterProblem(spec);

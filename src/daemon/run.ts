@@ -19,7 +19,7 @@ import { acquireHomeLock } from './lock.js';
 import type { ObservabilityEndpoint } from './observability/http-endpoint.js';
 import { appReadiness, daemonNotReady, type DaemonPhase, type ReadinessReport } from './app-readiness.js';
 import { LogService } from './logs.js';
-import { MessageRouter } from './messages/router.js';
+import { MessageRouting, routerLoader } from './message-routing.js';
 import { Registry } from './registry.js';
 import { DesiredStateStore, loadDesiredState, snapshot, stopLeftovers, type DesiredState } from './desired-state.js';
 import { stopBudgetMs } from './retire.js';
@@ -70,6 +70,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   const controlLimits = controlLimitsSetting(process.env);
   const metricsAddress = metricsAddressSetting(process.env);
   const rotation = rotationFromEnv(process.env);
+  const loadRouter = await routerLoader();
   const paths = homePaths(options.home);
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
@@ -93,7 +94,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
     processStarted: (app, slotId, process) => messages.attach(app, slotId, process),
   });
   // Before any app is restored below: it routes every process from its start.
-  const messages = new MessageRouter(registry.apps, bus);
+  const messages = new MessageRouting(registry.apps, bus, loadRouter);
   const store = new DesiredStateStore(paths.stateFile, () => snapshot(registry), log);
   let notice: string | null = null;
   let phase: DaemonPhase = 'starting';

@@ -17,7 +17,8 @@ import type { ExitRecord, ProcessEvent } from '../shared/protocol.js';
 import type { WorkerToDaemon } from '../shared/worker-messages.js';
 import type { ClusterTraffic } from './app.js';
 import type { Clock, Timer } from './clock.js';
-import { WorkerMember } from './cluster/worker-member.js';
+import { clusterCode } from './cluster-code.js';
+import type { WorkerMember } from './cluster/worker-member.js';
 import type { ManagedProcess, SpawnProcess, WorkerExit } from './managed-process.js';
 import { untilAborted } from './operations.js';
 import { Readiness, type ReadinessRule } from './readiness.js';
@@ -255,7 +256,7 @@ export class Slot {
   #spawn(): Running {
     const spec = this.host.spec;
     const process = this.host.spawn({ slotId: this.id, instance: this.instance });
-    const member = spec.mode === 'cluster' ? new WorkerMember(this.id, process) : null;
+    const member = spec.mode === 'cluster' ? new (clusterCode().WorkerMember)(this.id, process) : null;
     const running: Running = { process, member, readiness: null };
     process.on('runtime', (message) => this.#onRuntime(running, message));
     process.on('cluster', (message) => member && this.host.onClusterMessage(this, member, message));

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { AppSpec } from '../shared/app-spec.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
 import { isWorkerMessage, type WorkerToDaemon, WORKER_CMD } from '../shared/worker-messages.js';
-import { CLUSTER_CMD, connectionAck, isClusterMessage, parseFromWorker } from './cluster/cluster-messages.js';
+import { clusterCode, type ClusterCode } from './cluster-code.js';
 import type { LogSink } from './logs.js';
 import type { ManagedProcess, ProcessEvents, ProcessIdentity, RuntimeMessage, WorkerExit } from './managed-process.js';
 import { signalGroup } from './signals.js';
@@ -44,6 +44,8 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
   #exited: Promise<WorkerExit>;
   /** Our sequence numbers for cluster messages; the worker names them in its answers. */
   #clusterSeq = 0;
+  /** Node's cluster protocol, spoken only with cluster-mode workers; a fork-mode process's NODE_CLUSTER messages are ignored. */
+  readonly #cluster: ClusterCode | null;
   /**
    * One entry per message sent with a handle, oldest first, as Node acknowledges them
    * (NODE_HANDLE_ACK or NODE_HANDLE_NACK, in order): what to do if it arrives without its handle.
@@ -54,6 +56,7 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
     super();
     const { command, args, ipc } = commandLine(options.spec, options.runtimeUrl);
     this.clusterId = options.spec.mode === 'cluster' ? nextClusterId++ : null;
+    this.#cluster = this.clusterId !== null ? clusterCode() : null;
     const child = spawn(command, args, {
       cwd: options.spec.cwd,
       env: workerEnv(options.spec, options.identity, this.clusterId),
@@ -92,12 +95,13 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
       else this.emit('message', data);
     });
     this.handleWindow = ipc ? handOffWindow(child) : 1;
+    const cluster = this.#cluster;
     child.on('internalMessage', (message: unknown) => {
-      if (isClusterMessage(message)) {
-        const ack = connectionAck(message);
+      if (cluster?.isClusterMessage(message)) {
+        const ack = cluster.connectionAck(message);
         if (ack) this.emit('connectionAck', ack.ack, ack.accepted);
         else {
-          const parsed = parseFromWorker(message);
+          const parsed = cluster.parseFromWorker(message);
           if (parsed) this.emit('cluster', parsed);
         }
       } else if (isWorkerMessage(message)) this.emit('runtime', message as WorkerToDaemon, undefined);
@@ -148,9 +152,10 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
    * worker without it.
    */
   sendCluster(message: Record<string, unknown>, handle?: unknown, onLost?: () => void): number | null {
+    if (!this.#cluster) return null;
     const seq = this.#clusterSeq++;
     if (handle !== undefined) this.#letThrough();
-    if (!this.#send({ cmd: CLUSTER_CMD, ...message, seq }, handle, undefined)) return null;
+    if (!this.#send({ cmd: this.#cluster.CLUSTER_CMD, ...message, seq }, handle, undefined)) return null;
     if (handle !== undefined) this.#awaitingDelivery.push(onLost ?? null);
     return seq;
   }

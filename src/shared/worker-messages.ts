@@ -45,6 +45,9 @@ export type WorkerToDaemon =
   /** What this process listens for; the daemon sends it nothing else of these kinds. */
   | { cmd: typeof WORKER_CMD; t: 'wants'; messages: boolean; requests: boolean; peers: boolean };
 
+/** The runtime messages that are the message router's (src/daemon/messages/); the others are the lifecycle's. */
+export const ROUTED_RUNTIME_MESSAGES: ReadonlySet<string> = new Set<WorkerToDaemon['t']>(['msg', 'req', 'cancel', 'answer', 'peers', 'wants']);
+
 /** What a request handler threw, as it travels back to the requester. */
 export interface RemoteError {
   message: string;

@@ -13,7 +13,8 @@ import WebSocket from 'ws';
 import { connectIfRunning } from '../../src/client/launcher.js';
 import { ControlServer } from '../../src/daemon/control-server.js';
 import { EventBus } from '../../src/daemon/events.js';
-import { MessageRouter } from '../../src/daemon/messages/router.js';
+import { MessageRouting } from '../../src/daemon/message-routing.js';
+import * as routerModule from '../../src/daemon/messages/router.js';
 import type { Registry } from '../../src/daemon/registry.js';
 import { DEFAULT_CONTROL_LIMITS, type ControlLimits } from '../../src/shared/control-limits.js';
 import { homePaths } from '../../src/shared/paths.js';
@@ -40,7 +41,7 @@ async function start(limits: Partial<ControlLimits> = {}): Promise<Harness> {
   const bus = new EventBus();
   const info = { pid: process.pid, version: 'test', protocol: PROTOCOL_VERSION, uptimeMs: 0, home: dir };
   const server = new ControlServer(
-    { registry: {} as Registry, bus, messages: new MessageRouter(new Map(), bus), dumpFile: join(dir, 'dump.json'), info: () => info, takeNotice: () => null, shutdown: () => undefined },
+    { registry: {} as Registry, bus, messages: new MessageRouting(new Map(), bus, () => routerModule), dumpFile: join(dir, 'dump.json'), info: () => info, takeNotice: () => null, shutdown: () => undefined },
     bus,
     () => undefined,
     { ...DEFAULT_CONTROL_LIMITS, ...limits },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PeerEvents, type SlotKey } from '../../src/daemon/messages/peer-events.js';
+import { PeerEvents, type SlotKey } from '../../src/daemon/peer-events.js';
 import { checkRuntimeMessage, isTarget } from '../../src/daemon/messages/validate.js';
 import type { ProcessEvent, ProcessStatus } from '../../src/shared/protocol.js';
 import type { WorkerToDaemon } from '../../src/shared/worker-messages.js';

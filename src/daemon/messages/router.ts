@@ -2,8 +2,9 @@
  * Routes messages between the daemon's processes (`supervisor-node/process`) and from apps to
  * API bus subscribers (pm2's `process:msg`), and delivers pm2's `sendDataToProcessId`.
  *
- * The app hands each process it starts to `attach`; from then on the router listens to that
- * process's runtime messages and app messages, and to its exit. Requests are tied to the
+ * Loaded on first use by ../message-routing.ts, which listens to every process and to the
+ * daemon's status events, and hands the router what concerns it: each process (`attach`), its
+ * runtime and app messages, its exit, and the status events. Requests are tied to the
  * process that got them: when it exits, its requesters get TARGET_GONE at once. A request
  * whose target has no process serving requests yet (starting, restarting, not yet called
  * onRequest) waits for one; the requester's timeout bounds the wait, and its cancel ends it.
@@ -15,14 +16,14 @@
 import { MESSAGE_LIMITS, type BusPacket, type MessageCounters, type MessageErrorCode, type MessageTarget, type Peer } from '../../shared/messages.js';
 import type { ProcessEvent } from '../../shared/protocol.js';
 import { SupervisorError } from '../../shared/errors.js';
-import { isRecord } from '../../shared/validate.js';
 import type { WorkerToDaemon } from '../../shared/worker-messages.js';
 import type { App } from '../app.js';
 import type { EventBus } from '../events.js';
 import type { Slot } from '../slot.js';
 import type { ManagedProcess } from '../managed-process.js';
+import { isBusMessage } from '../message-routing.js';
+import type { PeerEvents } from '../peer-events.js';
 import { Endpoint, type RequestEntry } from './endpoint.js';
-import { PeerEvents } from './peer-events.js';
 import { checkRuntimeMessage } from './validate.js';
 
 /** Peer events are small; this is what one is charged against a queue. */
@@ -38,38 +39,38 @@ export class MessageRouter {
   readonly #waiting = new Set<RequestEntry>();
   readonly #counters = new WeakMap<Slot, MessageCounters>();
   readonly #roundRobin = new WeakMap<App, number>();
-  readonly #peerEvents = new PeerEvents();
   readonly #toAck = new Set<Endpoint>();
   #ackScheduled = false;
   #recheckScheduled = false;
   #nextRid = 1;
-  readonly #unsubscribe: () => void;
 
+  /** `peerEvents` has followed every status event since the daemon started (see message-routing.ts). */
   constructor(
     private readonly apps: ReadonlyMap<string, App>,
     private readonly bus: EventBus,
-  ) {
-    this.#unsubscribe = bus.subscribe({
-      logs: false,
-      events: true,
-      messages: false,
-      apps: null,
-      id: null,
-      deliver: (frame) => {
-        if (frame.event === 'process') this.#onProcessEvent(frame.data);
-      },
-    });
+    private readonly peerEvents: PeerEvents,
+  ) {}
+
+  /** A process of `slot`, started and not yet exited: route what it sends until `exited`. */
+  attach(app: App, slot: Slot, worker: ManagedProcess): void {
+    this.#endpoints.set(worker, new Endpoint(app, slot, worker, this.counters(slot)));
   }
 
-  /** A process the app just started for slot `slotId`: route what it sends, forget it when it exits. */
-  attach(app: App, slotId: number, worker: ManagedProcess): void {
-    const slot = app.slots.find((s) => s.id === slotId);
-    if (!slot) return;
-    const endpoint = new Endpoint(app, slot, worker, this.counters(slot));
-    this.#endpoints.set(worker, endpoint);
-    worker.on('runtime', (message) => this.#onRuntime(endpoint, message));
-    worker.on('message', (data) => this.#onAppMessage(endpoint, data));
-    worker.once('exit', () => this.#onExit(endpoint));
+  /** A runtime message (`cmd: 'NODE_SUPERVISOR'`) from an attached process. */
+  runtime(worker: ManagedProcess, message: WorkerToDaemon): void {
+    const endpoint = this.#endpoints.get(worker);
+    if (endpoint) this.#onRuntime(endpoint, message);
+  }
+
+  /** A plain `process.send()` from an attached process. */
+  appMessage(worker: ManagedProcess, data: unknown): void {
+    const endpoint = this.#endpoints.get(worker);
+    if (endpoint) this.#onAppMessage(endpoint, data);
+  }
+
+  exited(worker: ManagedProcess): void {
+    const endpoint = this.#endpoints.get(worker);
+    if (endpoint) this.#onExit(endpoint);
   }
 
   /** The slot's message counters, for `describe`; they add up over the slot's processes. */
@@ -102,10 +103,6 @@ export class MessageRouter {
       throw new SupervisorError('FAILED', `process ${id} has too many messages queued already`);
     }
     endpoint.counters.in += 1;
-  }
-
-  close(): void {
-    this.#unsubscribe();
   }
 
   #onRuntime(from: Endpoint, raw: WorkerToDaemon): void {
@@ -254,21 +251,21 @@ export class MessageRouter {
 
   /** pm2's bus: `process.send({ type, data, topic })` from an app, to API subscribers. */
   #onAppMessage(from: Endpoint, message: unknown): void {
-    if (!isRecord(message) || typeof message['type'] !== 'string' || message['data'] === undefined) return;
+    if (!isBusMessage(message)) return;
     if (!this.bus.wantsMessages) {
       from.counters.dropped += 1;
       return;
     }
-    const chars = JSON.stringify(message['data'])?.length ?? 0;
+    const chars = JSON.stringify(message.data)?.length ?? 0;
     if (chars > MESSAGE_LIMITS.maxChars) {
       from.counters.dropped += 1;
       return;
     }
     const { id, name, instance, pid } = from.sender;
     const packet: BusPacket = {
-      type: message['type'],
-      topic: message['topic'],
-      data: message['data'],
+      type: message.type,
+      topic: message.topic,
+      data: message.data,
       at: Date.now(),
       process: { id, pm_id: id, name, instance, pid },
     };
@@ -276,10 +273,11 @@ export class MessageRouter {
     else from.counters.dropped += 1;
   }
 
-  #onProcessEvent(event: ProcessEvent): void {
+  /** A status event of the daemon's (the bus's 'process' event). */
+  processEvent(event: ProcessEvent): void {
     if (this.#watchers.size > 0) {
       const slot = this.apps.get(event.app)?.slots.find((s) => s.id === event.id);
-      const peer = slot ? this.#peerEvents.translate(event, slot) : null;
+      const peer = slot ? this.peerEvents.translate(event, slot) : null;
       if (peer) {
         for (const watcher of this.#watchers) {
           if (watcher.deliver({ t: 'peer', event: peer }, PEER_EVENT_CHARS)) watcher.counters.in += 1;
@@ -289,7 +287,7 @@ export class MessageRouter {
     } else {
       // Keep what each slot announced up to date, so the first event a new watcher gets is right.
       const slot = this.apps.get(event.app)?.slots.find((s) => s.id === event.id);
-      if (slot) this.#peerEvents.translate(event, slot);
+      if (slot) this.peerEvents.translate(event, slot);
     }
     if (this.#waiting.size > 0) this.#recheckWaiting();
   }

@@ -4,7 +4,7 @@
  * may throw in the daemon or reach the router unchecked.
  */
 import type { MessageTarget } from '../../shared/messages.js';
-import type { WorkerToDaemon } from '../../shared/worker-messages.js';
+import { ROUTED_RUNTIME_MESSAGES, type WorkerToDaemon } from '../../shared/worker-messages.js';
 
 type Routed = Extract<WorkerToDaemon, { t: 'msg' | 'req' | 'cancel' | 'answer' | 'peers' | 'wants' }>;
 
@@ -12,6 +12,7 @@ const NAME_MAX = 200;
 
 /** The message if it is a well-formed one for the router; 'ignore' if it is not the router's; null if malformed. */
 export function checkRuntimeMessage(message: WorkerToDaemon): Routed | 'ignore' | null {
+  if (!ROUTED_RUNTIME_MESSAGES.has(message.t)) return 'ignore';
   const m = message as unknown as Record<string, unknown>;
   switch (message.t) {
     case 'msg':

@@ -10,8 +10,8 @@
  * - `launching` and `stopping` say nothing to peers: a process that never came online was
  *   never announced, and one that is stopping still answers.
  */
-import type { PeerEvent } from '../../shared/messages.js';
-import type { ProcessEvent } from '../../shared/protocol.js';
+import type { PeerEvent } from '../shared/messages.js';
+import type { ProcessEvent } from '../shared/protocol.js';
 
 interface Announced {
   pid: number;

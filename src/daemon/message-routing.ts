@@ -1,0 +1,138 @@
+/**
+ * The daemon's side of messages (docs/MESSAGES.md), with the router (./messages/) loaded on
+ * first use: most apps never send a message, and a daemon of such apps does not carry it
+ * (about 0.2 MiB of resident memory, bench/RESULTS.md).
+ *
+ * This listens to every process the daemon starts and to the status events; the first time a
+ * process sends something that is the router's (a runtime message of `supervisor-node/process`:
+ * msg, req, cancel, answer, peers, wants; or a pm2-style `process.send({ type, data })`), or a
+ * client calls `sendData`, the router is loaded and is handed every process still running, then
+ * that message. Until then nothing was routed, so the counters `describe` shows are zero, as
+ * they would have been; and the one thing the router needs from before, what each slot last
+ * announced to peer listeners, is kept here from the start (peer-events.ts).
+ *
+ * The load is synchronous (require() of an ES module, Node >= 20.19), in the listener that got
+ * the message: the message is routed in the same turn, so nothing waits in a buffer that would
+ * need a bound, and nothing can be overtaken by a later message. The price is one pause of the
+ * event loop, a few milliseconds, the first time. Where require() cannot load it (Node run with
+ * --no-experimental-require-module, or these sources run by the unit tests untranspiled), the
+ * router is imported when the daemon starts, as it was before it was lazy.
+ */
+import { createRequire } from 'node:module';
+import type { MessageCounters } from '../shared/messages.js';
+import type { ProcessEvent } from '../shared/protocol.js';
+import { isRecord } from '../shared/validate.js';
+import { ROUTED_RUNTIME_MESSAGES, type WorkerToDaemon } from '../shared/worker-messages.js';
+import type { App } from './app.js';
+import type { EventBus } from './events.js';
+import type { ManagedProcess } from './managed-process.js';
+import type { MessageRouter } from './messages/router.js';
+import { PeerEvents } from './peer-events.js';
+import type { Slot } from './slot.js';
+
+type RouterModule = typeof import('./messages/router.js');
+/** Returns the router's module, loading it the first time. */
+export type LoadRouter = () => RouterModule;
+
+const ROUTER = './messages/router.js';
+
+/** How the router will be loaded: on demand when require() can, else now. */
+export async function routerLoader(): Promise<LoadRouter> {
+  // Typed only from @types/node 22; present since Node 20.19 / 22.12.
+  if ((process.features as { require_module?: boolean }).require_module === true) {
+    const require = createRequire(import.meta.url);
+    try {
+      require.resolve(ROUTER);
+      return () => require(ROUTER) as RouterModule;
+    } catch {
+      // No compiled router next to this file: running from sources, load it now.
+    }
+  }
+  const router = await import('./messages/router.js');
+  return () => router;
+}
+
+/** An app's `process.send({ type, data, topic })`: what pm2's bus carries (other sends are the app's own business). */
+export function isBusMessage(message: unknown): message is { type: string; data: unknown; topic?: unknown } {
+  return isRecord(message) && typeof message['type'] === 'string' && message['data'] !== undefined;
+}
+
+export class MessageRouting {
+  /** What each slot announced to peer listeners, followed from the daemon's start. */
+  readonly #peerEvents = new PeerEvents();
+  #router: MessageRouter | null = null;
+  /** Processes running while the router is not loaded, in start order, to hand it when it is. */
+  readonly #running = new Map<ManagedProcess, { app: App; slot: Slot }>();
+  readonly #unsubscribe: () => void;
+
+  constructor(
+    private readonly apps: ReadonlyMap<string, App>,
+    private readonly bus: EventBus,
+    private readonly load: LoadRouter,
+  ) {
+    this.#unsubscribe = bus.subscribe({
+      logs: false,
+      events: true,
+      messages: false,
+      apps: null,
+      id: null,
+      deliver: (frame) => {
+        if (frame.event === 'process') this.#onProcessEvent(frame.data);
+      },
+    });
+  }
+
+  /** Whether the router has been loaded (tests). */
+  get loaded(): boolean {
+    return this.#router !== null;
+  }
+
+  /** A process the app just started for slot `slotId`: route what it sends, forget it when it exits. */
+  attach(app: App, slotId: number, worker: ManagedProcess): void {
+    const slot = app.slots.find((s) => s.id === slotId);
+    if (!slot) return;
+    if (this.#router) this.#router.attach(app, slot, worker);
+    else this.#running.set(worker, { app, slot });
+    worker.on('runtime', (message) => {
+      if (this.#router || ROUTED_RUNTIME_MESSAGES.has(message.t)) this.#loaded().runtime(worker, message);
+    });
+    worker.on('message', (data) => {
+      if (this.#router || isBusMessage(data)) this.#loaded().appMessage(worker, data);
+    });
+    worker.once('exit', () => {
+      if (this.#router) this.#router.exited(worker);
+      else this.#running.delete(worker);
+    });
+  }
+
+  /** The slot's message counters, for `describe`; zero while nothing has been routed. */
+  counters(slot: Slot): MessageCounters {
+    return this.#router ? this.#router.counters(slot) : { in: 0, out: 0, dropped: 0 };
+  }
+
+  /** pm2's sendDataToProcessId (see MessageRouter.sendData). */
+  sendData(id: number, packet: Record<string, unknown>): void {
+    this.#loaded().sendData(id, packet);
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  #loaded(): MessageRouter {
+    if (this.#router) return this.#router;
+    const router = new (this.load().MessageRouter)(this.apps, this.bus, this.#peerEvents);
+    for (const [worker, { app, slot }] of this.#running) router.attach(app, slot, worker);
+    this.#running.clear();
+    this.#router = router;
+    return router;
+  }
+
+  #onProcessEvent(event: ProcessEvent): void {
+    if (this.#router) return this.#router.processEvent(event);
+    // Nobody listens for peer events yet; remember what each slot announced, so that the first
+    // event a listener gets later is right (a restart, not an online; an exit after an online).
+    const slot = this.apps.get(event.app)?.slots.find((s) => s.id === event.id);
+    if (slot) this.#peerEvents.translate(event, slot);
+  }
+}
