@@ -21,6 +21,7 @@ import { writeFileAtomically } from './atomic-file.js';
 import type { ManagedProcess } from './managed-process.js';
 import type { Registry } from './registry.js';
 import { signalGroup } from './signals.js';
+import { isoTime } from '../shared/iso-time.js';
 
 export const STATE_VERSION = 1;
 
@@ -69,7 +70,7 @@ export function snapshot(registry: Registry): DesiredState {
   return {
     version: STATE_VERSION,
     pid: process.pid,
-    savedAt: new Date().toISOString(),
+    savedAt: isoTime(),
     nextId: registry.nextId,
     apps: [...registry.apps.values()].map((app) => ({
       spec: app.spec,

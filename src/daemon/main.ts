@@ -13,6 +13,7 @@ import { resolveHome } from '../shared/paths.js';
 import { startupSettled } from './app-readiness.js';
 import { runDaemon, type DaemonHandle } from './run.js';
 import { serviceManagerFromEnv, type ServiceManager } from './service-manager.js';
+import { isoTime } from '../shared/iso-time.js';
 
 const CLI = fileURLToPath(new URL('../../bin/supervisor.js', import.meta.url));
 
@@ -32,7 +33,7 @@ export interface MainOptions {
   start?: string;
 }
 
-const stamp = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+const stamp = (line: string): void => void process.stderr.write(`${isoTime()} ${line}\n`);
 
 export async function main(options: MainOptions): Promise<void> {
   const home = resolveHome();

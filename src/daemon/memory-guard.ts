@@ -4,7 +4,7 @@
  * replaced gracefully (a reload in cluster mode, a restart in fork mode) through the app's
  * operation queue, so it never interleaves with a command.
  */
-import pidusage from 'pidusage';
+import { pidusage } from './pidusage.js';
 import type { Slot } from './slot.js';
 
 const DEFAULT_INTERVAL_MS = 5000;

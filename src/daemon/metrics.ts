@@ -2,7 +2,7 @@
  * CPU, memory and open-connection figures, gathered only when someone asks (list, describe):
  * an idle daemon does no periodic work at all.
  */
-import pidusage from 'pidusage';
+import { pidusage } from './pidusage.js';
 import type { ProcessInfo } from '../shared/protocol.js';
 import type { WorkerToDaemon } from '../shared/worker-messages.js';
 import type { Registry } from './registry.js';

@@ -25,6 +25,7 @@ import { DesiredStateStore, loadDesiredState, snapshot, stopLeftovers, type Desi
 import { stopBudgetMs } from './retire.js';
 import { loadDump, saveDump } from './state-file.js';
 import { VERSION } from '../shared/version.js';
+import { isoTime } from '../shared/iso-time.js';
 
 export interface DaemonOptions {
   home: string;
@@ -72,7 +73,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   const rotation = rotationFromEnv(process.env);
   const loadRouter = await routerLoader();
   const paths = homePaths(options.home);
-  const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
+  const log = options.log ?? ((line: string) => process.stderr.write(`${isoTime()} ${line}\n`));
   await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
   await chmod(paths.home, 0o700);
 

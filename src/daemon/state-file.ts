@@ -9,6 +9,7 @@ import { validateAppSpec } from '../shared/app-spec-validate.js';
 import { SupervisorError } from '../shared/errors.js';
 import { isRecord } from '../shared/validate.js';
 import { writeFileAtomically } from './atomic-file.js';
+import { isoTime } from '../shared/iso-time.js';
 
 export const DUMP_VERSION = 1;
 
@@ -19,7 +20,7 @@ interface DumpFile {
 }
 
 export async function saveDump(file: string, apps: readonly AppSpec[]): Promise<void> {
-  const dump: DumpFile = { version: DUMP_VERSION, savedAt: new Date().toISOString(), apps: [...apps] };
+  const dump: DumpFile = { version: DUMP_VERSION, savedAt: isoTime(), apps: [...apps] };
   await writeFileAtomically(file, `${JSON.stringify(dump, null, 2)}\n`);
 }
 

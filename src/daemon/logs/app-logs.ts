@@ -10,6 +10,7 @@ import { DISCARD, type LogSpec, type RotationSettings } from '../../shared/log-o
 import { LineSource } from './line-source.js';
 import { lineFormat, type LineFormat, type LineOrigin } from './line-format.js';
 import type { LogFile, LogFileError } from './log-file.js';
+import { isoTime } from '../../shared/iso-time.js';
 
 export type StreamName = 'out' | 'err';
 type FileRole = LogFileDescription['stream'];
@@ -79,7 +80,7 @@ export class AppLogs {
   /** Notes from the daemon itself (restarts, crash loops) go to the process's error log. */
   note(id: number, text: string): void {
     const instance = this.#instanceOf.get(id) ?? 0;
-    const line = Buffer.from(`[supervisor] ${new Date().toISOString()} ${text}\n`);
+    const line = Buffer.from(`[supervisor] ${isoTime()} ${text}\n`);
     this.#deliver(this.#filesFor('err', instance), { id, stream: 'err' }, line);
   }
 

@@ -4,6 +4,7 @@
  * object per line (`log_type: 'json'`, pm2's fields).
  */
 import { cachedDateFormat } from '../../shared/log-date-format.js';
+import { isoTime } from '../../shared/iso-time.js';
 
 export interface LineOrigin {
   /** The process id (pm2's process_id). */
@@ -36,7 +37,7 @@ function prefixedLines(format: string): LineFormat {
 }
 
 function jsonLines(app: string, format: string | null): LineFormat {
-  const now = format ? cachedDateFormat(format) : () => new Date().toISOString();
+  const now = format ? cachedDateFormat(format) : () => isoTime();
   return (lines, origin) => {
     const timestamp = now();
     const messages = lines.toString('utf8').split('\n');
