@@ -9,7 +9,7 @@ import { FIXTURES } from '../helpers.js';
 import { APP_DEFAULTS, type AppSpec } from '../../src/shared/app-spec.js';
 import type { Clock, Timer } from '../../src/daemon/clock.js';
 import type { DistributiveOmit, ManagedProcess, ProcessEvents, ProcessIdentity, RuntimeMessage, WorkerExit } from '../../src/daemon/managed-process.js';
-import { Registry } from '../../src/daemon/registry.js';
+import { Registry, type RegistryOptions } from '../../src/daemon/registry.js';
 import { EventBus } from '../../src/daemon/events.js';
 import type { WorkerToDaemon } from '../../src/shared/worker-messages.js';
 
@@ -212,6 +212,7 @@ export function fakeSpec(overrides: Partial<AppSpec> = {}): AppSpec {
 
 export interface World {
   clock: FakeClock;
+  bus: EventBus;
   registry: Registry;
   /** Every process ever spawned, in order. */
   spawned: FakeProcess[];
@@ -222,16 +223,18 @@ export interface World {
 }
 
 /** A registry whose apps spawn fake processes on a fake clock. */
-export function world(defaultScript: Script = {}): World {
+export function world(defaultScript: Script = {}, options: Pick<RegistryOptions, 'processStarted'> = {}): World {
   const clock = new FakeClock();
+  const bus = new EventBus();
   const spawned: FakeProcess[] = [];
   const notes: string[] = [];
   const scripts = new Map<string, Script[]>();
   const registry = new Registry({
     logDir: '/nonexistent',
     runtimeUrl: 'file:///nonexistent',
-    bus: new EventBus(),
+    bus,
     clock,
+    ...options,
     spawn: (spec, identity) => {
       const queue = scripts.get(spec.name);
       const script = queue && queue.length > 0 ? (queue.shift() as Script) : defaultScript;
@@ -248,5 +251,5 @@ export function world(defaultScript: Script = {}): World {
       close: async () => undefined,
     }),
   });
-  return { clock, registry, spawned, notes, scripts, live: () => spawned.filter((p) => p.alive) };
+  return { clock, bus, registry, spawned, notes, scripts, live: () => spawned.filter((p) => p.alive) };
 }
