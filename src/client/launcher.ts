@@ -99,7 +99,7 @@ async function startDaemon(paths: HomePaths): Promise<void> {
   (await import('../shared/handoff-window.js')).handOffWindowSetting(process.env);
   (await import('../shared/control-limits.js')).controlLimitsSetting(process.env);
   (await import('../shared/metrics-address.js')).metricsAddressSetting(process.env);
-  (await import('../shared/log-options.js')).rotationFromEnv(process.env);
+  (await import('../shared/log-options.js')).logDefaultsFromEnv(process.env);
   const { spawn } = await import('node:child_process');
   mkdirSync(paths.home, { recursive: true, mode: 0o700 });
   chmodSync(paths.home, 0o700);

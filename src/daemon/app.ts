@@ -31,7 +31,7 @@ import { sameSpec } from '../shared/app-spec-compare.js';
 export const SETTLE_MS = 2000;
 
 /** The log side of an app, as the lifecycle code uses it. */
-export type AppLogsLike = Pick<AppLogs, 'sinkFor' | 'note' | 'flush' | 'close' | 'reopen' | 'describe'>;
+export type AppLogsLike = Pick<AppLogs, 'sinkFor' | 'note' | 'flush' | 'close' | 'describe' | 'pacing'>;
 
 export interface AppContext {
   logDir: string;
@@ -223,7 +223,6 @@ export class App implements SlotHost {
   update(spec: AppSpec, how: 'reload' | 'restart'): Promise<boolean> {
     return this.ops.run('update', async (signal) => {
       const before = this.spec;
-      const logsBefore = this.logs;
       const changed = !sameSpec({ ...before, instances: 0 }, { ...spec, instances: 0 });
       if (changed) {
         this.spec = { ...spec, instances: this.slots.length };
@@ -232,8 +231,6 @@ export class App implements SlotHost {
       if (how === 'reload' && before.mode === 'cluster' && spec.mode === 'cluster') await this.#replaceAll(this.slots, signal);
       else await Promise.all(this.#stillHere(this.slots).map((slot) => slot.hold(() => slot.restart())));
       if (spec.mode !== 'cluster') this.closeSockets();
-      // New log options: the replaced processes wrote to the old files until they went.
-      if (this.logs !== logsBefore) void logsBefore.close();
       checkAborted(signal);
       for (const slot of this.slots) if (!slot.wanted) slot.start();
       await this.#resize(spec.instances, signal);
@@ -265,7 +262,12 @@ export class App implements SlotHost {
 
   #specChanged(before: AppSpec): void {
     for (const slot of this.slots) slot.specChanged();
-    if (JSON.stringify(before.logs) !== JSON.stringify(this.spec.logs)) this.logs = this.#createLogs(this.spec);
+    if (JSON.stringify(before.logs) !== JSON.stringify(this.spec.logs)) {
+      // The old logs close once the processes still writing to them are gone, whether the
+      // update completes, fails or is aborted.
+      void this.logs.close();
+      this.logs = this.#createLogs(this.spec);
+    }
     if (before.maxMemoryRestart !== this.spec.maxMemoryRestart) {
       this.#memoryGuard?.stop();
       this.#memoryGuard = null;
@@ -525,6 +527,6 @@ export class App implements SlotHost {
     if (failed && !listeners.some((l) => l.address === failed.address)) {
       listeners.push({ address: failed.address, error: `${failed.error.code} ${failed.error.message}`, queued: 0, dropped: 0 });
     }
-    return { name: this.name, spec: this.spec, listeners, processes, logs: this.logs.describe(), triggers: this.#triggers.describe() };
+    return { name: this.name, spec: this.spec, listeners, processes, logs: this.logs.describe(), logPacing: this.logs.pacing(), triggers: this.#triggers.describe() };
   }
 }

@@ -20,6 +20,8 @@ export interface HandlerContext {
   info(): DaemonInfo;
   /** A notice for the next client (e.g. apps restored after a crash), given out once. */
   takeNotice(): string | null;
+  /** Reopens every log file once (`reload-logs`, as SIGUSR2 does); resolves to how many. */
+  reopenLogs(): Promise<number>;
   /** Stop every app, then the daemon (after the reply has gone out). */
   shutdown(): void;
   /** The connection the request came on, for subscriptions. */
@@ -139,11 +141,7 @@ export const handlers: HandlerMap = {
     return { files };
   },
 
-  'reload-logs': async (_params, ctx) => {
-    let files = 0;
-    for (const app of ctx.registry.apps.values()) files += await app.logs.reopen();
-    return { files };
-  },
+  'reload-logs': async (_params, ctx) => ({ files: await ctx.reopenLogs() }),
 
   save: async (_params, ctx) => {
     const specs = [...ctx.registry.apps.values()].map((app) => app.spec);

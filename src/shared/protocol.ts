@@ -106,6 +106,12 @@ export interface AppDescription {
   listeners: ListenerDescription[];
   processes: ProcessDescription[];
   logs: LogFileDescription[];
+  /**
+   * Whether the app's logs are paced now (read at `rate` bytes/s while other apps wait for
+   * CPU; docs/LOGS.md) and for how long in total since the daemon started. Absent from daemons
+   * older than pacing.
+   */
+  logPacing?: { rate: number; paced: boolean; pacedMs: number };
   /** cron_restart and watch, as armed now (absent from daemons older than them). */
   triggers?: TriggerDescription;
 }

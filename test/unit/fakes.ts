@@ -243,8 +243,8 @@ export function world(defaultScript: Script = {}): World {
       sinkFor: () => ({ stdio: () => 'ignore' as const, attach: () => undefined, write: () => undefined }),
       note: (id: number, text: string) => void notes.push(`${name}/${id}: ${text}`),
       flush: async () => 0,
-      reopen: async () => 0,
       describe: () => [],
+      pacing: () => ({ rate: 0, paced: false, pacedMs: 0 }),
       close: async () => undefined,
     }),
   });

@@ -11,7 +11,7 @@ import { lineFormat } from '../../src/daemon/logs/line-format.js';
 import { LineSource, MAX_PARTIAL, PARTIAL_MARKER } from '../../src/daemon/logs/line-source.js';
 import { LogFile, type LogFileEvents } from '../../src/daemon/logs/log-file.js';
 import { compileDateFormat } from '../../src/shared/log-date-format.js';
-import { checkMaxSize, parseSize, rotationFromEnv } from '../../src/shared/log-options.js';
+import { checkMaxSize, logDefaultsFromEnv, parseSize } from '../../src/shared/log-options.js';
 import { listRotatedFiles, rotatedName } from '../../src/shared/rotated-log-files.js';
 
 const quiet = (): LogFileEvents => ({ failed: () => undefined, recovered: () => undefined, wrote: () => undefined, dropped: () => undefined });
@@ -73,8 +73,8 @@ describe('dates, sizes, names', () => {
     expect(parseSize('ten')).toBeNull();
     expect(checkMaxSize(1000)).toMatch(/at least 64K/);
     expect(checkMaxSize(0)).toBeNull();
-    expect(() => rotationFromEnv({ SUPERVISOR_LOG_RETAIN: '-1' })).toThrow(/SUPERVISOR_LOG_RETAIN/);
-    expect(rotationFromEnv({ SUPERVISOR_LOG_MAX_SIZE: '1M', SUPERVISOR_LOG_COMPRESS: '1' })).toMatchObject({ maxSize: 1024 * 1024, compress: true });
+    expect(() => logDefaultsFromEnv({ SUPERVISOR_LOG_RETAIN: '-1' })).toThrow(/SUPERVISOR_LOG_RETAIN/);
+    expect(logDefaultsFromEnv({ SUPERVISOR_LOG_MAX_SIZE: '1M', SUPERVISOR_LOG_COMPRESS: '1' })).toMatchObject({ maxSize: 1024 * 1024, compress: true });
   });
 
   it("names per-instance files as pm2 does, and rotated files so they sort by age", () => {

@@ -16,6 +16,8 @@ export interface DaemonFigures {
   startedAt: number;
   controlConnections(): number;
   logLinesDropped(): number;
+  logBytesWritten(): number;
+  logOpenFiles(): number;
 }
 
 export interface MetricsSource {
@@ -48,6 +50,8 @@ interface AppRow {
   dropped: number;
   reloads: number;
   crashLoop: boolean;
+  logsPaced: boolean;
+  logsPacedMs: number;
 }
 
 export async function collectMetrics(source: MetricsSource): Promise<MetricFamily[]> {
@@ -73,6 +77,7 @@ export async function collectMetrics(source: MetricsSource): Promise<MetricFamil
       dropped,
       reloads: app.reloads,
       crashLoop: app.slots.some((slot) => slot.state.status === 'errored'),
+      ...pacingOf(app.logs.pacing()),
     });
     for (const slot of app.slots) {
       const worker = slot.worker;
@@ -89,6 +94,10 @@ export async function collectMetrics(source: MetricsSource): Promise<MetricFamil
   }
   const usage = await Promise.all(processes.map((p) => (p.pid === null ? null : processUsage(p.pid))));
   return [...processFamilies(processes, usage), ...appFamilies(apps), ...daemonFamilies(source)];
+}
+
+function pacingOf(pacing: { paced: boolean; pacedMs: number }): Pick<AppRow, 'logsPaced' | 'logsPacedMs'> {
+  return { logsPaced: pacing.paced, logsPacedMs: pacing.pacedMs };
 }
 
 function processFamilies(rows: readonly ProcessRow[], usage: readonly (ProcessUsage | null)[]): MetricFamily[] {
@@ -145,6 +154,8 @@ function appFamilies(rows: readonly AppRow[]): MetricFamily[] {
     },
     { name: 'supervisor_reloads_total', type: 'counter', help: 'Zero-downtime reloads of the app that completed.', samples: each((row) => row.reloads) },
     { name: 'supervisor_crash_loop', type: 'gauge', help: 'Whether a process of the app is errored (crash loop): 1, else 0.', samples: each((row) => (row.crashLoop ? 1 : 0)) },
+    { name: 'supervisor_logs_paced', type: 'gauge', help: "Whether the app's logs are paced now because other apps wait for CPU: 1, else 0.", samples: each((row) => (row.logsPaced ? 1 : 0)) },
+    { name: 'supervisor_logs_paced_seconds_total', type: 'counter', help: "Time the app's logs were paced since the daemon started.", samples: each((row) => row.logsPacedMs / 1000) },
   ];
 }
 
@@ -171,5 +182,7 @@ function daemonFamilies(source: MetricsSource): MetricFamily[] {
     },
     { name: 'supervisor_daemon_control_connections', type: 'gauge', help: 'Open client connections on the control socket.', samples: [{ value: daemon.controlConnections() }] },
     { name: 'supervisor_daemon_log_lines_dropped_total', type: 'counter', help: 'Log lines the daemon could not keep up with and dropped.', samples: [{ value: daemon.logLinesDropped() }] },
+    { name: 'supervisor_daemon_log_bytes_written_total', type: 'counter', help: "Bytes the daemon wrote to the apps' log files.", samples: [{ value: daemon.logBytesWritten() }] },
+    { name: 'supervisor_daemon_log_open_files', type: 'gauge', help: 'Log files the daemon holds open.', samples: [{ value: daemon.logOpenFiles() }] },
   ];
 }
