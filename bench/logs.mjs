@@ -11,7 +11,8 @@
 //   what the logs folder holds at the end.
 // neighbour: bench/apps/hello.cjs in cluster mode (--workers) under wrk for --seconds, alone
 //   and then with the flooding app running under the same daemon; meanwhile `supervisor list`
-//   (`pm2 jlist`) is timed back to back. `supervisor-before` is another build of the CLI
+//   (`pm2 jlist`) is timed back to back, and the flooding app's own rate over the same window
+//   is taken from its progress reports. `supervisor-before` is another build of the CLI
 //   (BENCH_BEFORE_BIN=path/to/bin/supervisor.js), for before/after figures.
 // Output: markdown on stdout and in bench/.out/logs-<timestamp>.md (+ .json).
 
@@ -93,6 +94,14 @@ async function floodResult(file, timeoutMs) {
     await sleep(200);
   }
   throw new Error(`no flood-done in ${file} within ${timeoutMs} ms`);
+}
+
+/** The flooding app's last progress report ("flood-at <bytes> <ms>"), or null. */
+function lastFloodReport(file) {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const all = [...text.matchAll(/flood-at (\d+) (\d+)/g)];
+  const m = all.at(-1);
+  return m ? { bytes: Number(m[1]), ms: Number(m[2]) } : null;
 }
 
 /** Samples a daemon's RSS and CPU while `until` is pending. */
@@ -231,11 +240,16 @@ async function neighbour(contender) {
       return { rps: w.rps, listMs: median(l), listRuns: l.length };
     };
     const alone = await measure();
-    const f = h.start(FLOOD, 'flood', [], { FLOOD_MS: String((seconds + 8) * 1000) });
+    const f = h.start(FLOOD, 'flood', [], { FLOOD_MS: String((seconds + 8) * 1000), FLOOD_REPORT_MS: '500' });
     if (f.status !== 0) throw new Error(`start flood failed: ${describeFailure(f)}`);
     await sleep(1000);
+    const first = lastFloodReport(h.floodErrFile('flood'));
     const flooded = await measure();
-    return { alone, flooded };
+    // A paced app's stderr is read at its pace too: give its last report a moment to arrive.
+    await sleep(600);
+    const last = lastFloodReport(h.floodErrFile('flood'));
+    const floodMBps = first && last && last.ms > first.ms ? (last.bytes - first.bytes) / MB / ((last.ms - first.ms) / 1000) : null;
+    return { alone, flooded: { ...flooded, floodMBps } };
   } finally {
     h.close();
   }
@@ -271,7 +285,7 @@ async function main() {
         try {
           const r = await neighbour(c);
           (results.neighbour[c] ??= []).push(r);
-          log(`  ${fmt(r.alone.rps)} -> ${fmt(r.flooded.rps)} req/s, list ${fmt(r.alone.listMs)} -> ${fmt(r.flooded.listMs)} ms`);
+          log(`  ${fmt(r.alone.rps)} -> ${fmt(r.flooded.rps)} req/s, list ${fmt(r.alone.listMs)} -> ${fmt(r.flooded.listMs)} ms, flood ${fmt(r.flooded.floodMBps, 1)} MB/s`);
         } catch (error) {
           log(`  ${c} failed: ${error.message}`);
           (results.neighbour[c] ??= []).push({ error: error.message });
@@ -307,14 +321,15 @@ function report(results) {
     lines.push(`## A cluster app (${workers} workers, wrk -c${connections}, ${seconds} s) alone and next to a flooding app`, '');
     const rows = Object.entries(results.neighbour).map(([c, rs]) => {
       const ok = rs.filter((r) => !r.error);
-      if (ok.length === 0) return [c, 'failed', rs[0]?.error ?? '', '', '', '', ''];
+      if (ok.length === 0) return [c, 'failed', rs[0]?.error ?? '', '', '', '', '', ''];
       const m = (f) => median(ok.map(f));
       const alone = m((r) => r.alone.rps);
       const flooded = m((r) => r.flooded.rps);
       const slow = ok.map((r) => `${fmt((1 - r.flooded.rps / r.alone.rps) * 100, 0)} %`).join(', ');
-      return [c, fmt(alone), fmt(flooded), slow, fmt(m((r) => r.alone.listMs), 0), fmt(m((r) => r.flooded.listMs), 0), ok.map((r) => fmt(r.flooded.listMs / r.alone.listMs, 2)).join(', ')];
+      const floods = ok.map((r) => fmt(r.flooded.floodMBps, 1)).join(', ');
+      return [c, fmt(alone), fmt(flooded), slow, fmt(m((r) => r.alone.listMs), 0), fmt(m((r) => r.flooded.listMs), 0), ok.map((r) => fmt(r.flooded.listMs / r.alone.listMs, 2)).join(', '), floods];
     });
-    lines.push(mdTable(['contender', 'req/s alone (median)', 'req/s with flood (median)', 'slowdown per round', 'list ms alone (median)', 'list ms with flood (median)', 'list x per round'], rows), '');
+    lines.push(mdTable(['contender', 'req/s alone (median)', 'req/s with flood (median)', 'slowdown per round', 'list ms alone (median)', 'list ms with flood (median)', 'list x per round', 'flood MB/s per round'], rows), '');
   }
   return lines.join('\n');
 }
