@@ -140,6 +140,15 @@ function supervisorHome(bin) {
     start: (script, name, extra, startEnv) => cli(['start', script, '--name', name, ...extra], startEnv),
     listCommand: [process.execPath, bin, 'list'],
     floodErrFile: (name) => path.join(home, 'logs', `${name}-err.log`),
+    /** How long the app's logs were paced (null from a build without pacing). */
+    pacedMs: (name) => {
+      const r = cli(['describe', name, '--json']);
+      try {
+        return JSON.parse(r.stdout)[0]?.logPacing?.pacedMs ?? null;
+      } catch {
+        return null;
+      }
+    },
     close: drop,
   };
 }
@@ -161,6 +170,7 @@ function pm2Home() {
     start: (script, name, extra, startEnv) => cli(['start', script, '--name', name, ...extra], startEnv),
     listCommand: [process.execPath, PM2_BIN, 'jlist'],
     floodErrFile: (name) => path.join(home, 'logs', `${name}-error.log`),
+    pacedMs: () => null,
     close: drop,
   };
 }
@@ -202,7 +212,7 @@ async function throughputSupervised(contender) {
     const daemon = pid ? await watchDaemon(pid, result) : {};
     const { bytes, ms } = await result;
     await sleep(500);
-    return { bytes, ms, ...daemon, diskBytes: dirBytes(h.logDir), rssAfterKiB: pid ? memKiB(pid)?.rss : null };
+    return { bytes, ms, ...daemon, diskBytes: dirBytes(h.logDir), rssAfterKiB: pid ? memKiB(pid)?.rss : null, pacedMs: h.pacedMs('flood') };
   } finally {
     h.close();
   }
@@ -248,8 +258,9 @@ async function neighbour(contender) {
     // A paced app's stderr is read at its pace too: give its last report a moment to arrive.
     await sleep(600);
     const last = lastFloodReport(h.floodErrFile('flood'));
+    const pacedMs = h.pacedMs('flood');
     const floodMBps = first && last && last.ms > first.ms ? (last.bytes - first.bytes) / MB / ((last.ms - first.ms) / 1000) : null;
-    return { alone, flooded: { ...flooded, floodMBps } };
+    return { alone, flooded: { ...flooded, floodMBps, pacedMs } };
   } finally {
     h.close();
   }
@@ -313,23 +324,25 @@ function report(results) {
         fmt(median(rs.map((r) => (r.peakRssKiB ? r.peakRssKiB / 1024 : null))), 1),
         fmt(median(rs.map((r) => (r.rssAfterKiB ? r.rssAfterKiB / 1024 : null))), 1),
         fmt(median(rs.map((r) => (r.diskBytes != null ? r.diskBytes / MB : null))), 0),
+        rs.map((r) => (r.pacedMs == null ? 'n/a' : fmt(r.pacedMs / 1000, 1))).join(', '),
       ];
     });
-    lines.push(mdTable(['contender', 'MB/s per round', 'MB/s (median)', 'x direct', 'daemon CPU %', 'daemon peak RSS MiB', 'daemon RSS after MiB', 'logs on disk MB'], rows), '');
+    lines.push(mdTable(['contender', 'MB/s per round', 'MB/s (median)', 'x direct', 'daemon CPU %', 'daemon peak RSS MiB', 'daemon RSS after MiB', 'logs on disk MB', 'logs paced s per round'], rows), '');
   }
   if (Object.keys(results.neighbour).length) {
     lines.push(`## A cluster app (${workers} workers, wrk -c${connections}, ${seconds} s) alone and next to a flooding app`, '');
     const rows = Object.entries(results.neighbour).map(([c, rs]) => {
       const ok = rs.filter((r) => !r.error);
-      if (ok.length === 0) return [c, 'failed', rs[0]?.error ?? '', '', '', '', '', ''];
+      if (ok.length === 0) return [c, 'failed', rs[0]?.error ?? '', '', '', '', '', '', ''];
       const m = (f) => median(ok.map(f));
       const alone = m((r) => r.alone.rps);
       const flooded = m((r) => r.flooded.rps);
       const slow = ok.map((r) => `${fmt((1 - r.flooded.rps / r.alone.rps) * 100, 0)} %`).join(', ');
       const floods = ok.map((r) => fmt(r.flooded.floodMBps, 1)).join(', ');
-      return [c, fmt(alone), fmt(flooded), slow, fmt(m((r) => r.alone.listMs), 0), fmt(m((r) => r.flooded.listMs), 0), ok.map((r) => fmt(r.flooded.listMs / r.alone.listMs, 2)).join(', '), floods];
+      const paced = ok.map((r) => (r.flooded.pacedMs == null ? 'n/a' : fmt(r.flooded.pacedMs / 1000, 1))).join(', ');
+      return [c, fmt(alone), fmt(flooded), slow, fmt(m((r) => r.alone.listMs), 0), fmt(m((r) => r.flooded.listMs), 0), ok.map((r) => fmt(r.flooded.listMs / r.alone.listMs, 2)).join(', '), floods, paced];
     });
-    lines.push(mdTable(['contender', 'req/s alone (median)', 'req/s with flood (median)', 'slowdown per round', 'list ms alone (median)', 'list ms with flood (median)', 'list x per round', 'flood MB/s per round'], rows), '');
+    lines.push(mdTable(['contender', 'req/s alone (median)', 'req/s with flood (median)', 'slowdown per round', 'list ms alone (median)', 'list ms with flood (median)', 'list x per round', 'flood MB/s per round', 'flood paced s per round'], rows), '');
   }
   return lines.join('\n');
 }
