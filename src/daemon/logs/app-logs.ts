@@ -161,21 +161,17 @@ export class AppLogs {
     const files = this.#filesFor(stream, instance);
     const source = new LineSource(id, instance, stream, (origin, piece) => void this.#deliver(files, origin, piece));
     const held = new HeldStream(readable);
-    const paced = held.reason();
+    const paced: Holdable = { hold: () => held.set('pace', true), release: () => held.set('pace', false) };
     this.#pace.add(paced);
     this.#reading += 1;
     readable.on('data', (chunk: Buffer) => {
       this.#pace.read(chunk.length);
       const lines = source.take(chunk);
-      if (lines === null || this.#deliver(files, source, lines) || held.heldForFiles) return;
+      if (lines === null || this.#deliver(files, source, lines) || held.has('files')) return;
       // The file is behind: stop reading, so the app blocks in write() instead of the daemon
       // buffering. The kernel's pipe buffer holds what the app wrote meanwhile.
-      held.heldForFiles = true;
-      held.update();
-      void Promise.all(files.map((file) => file.drained())).then(() => {
-        held.heldForFiles = false;
-        held.update();
-      });
+      held.set('files', true);
+      void Promise.all(files.map((file) => file.drained())).then(() => held.set('files', false));
     });
     readable.once('end', () => {
       const rest = source.end();
@@ -240,34 +236,23 @@ export class AppLogs {
   }
 }
 
-/** A pipe paused while either its files are behind or its app's pacing holds it; read when neither. */
+/** A pipe paused while its files are behind or its app's pacing holds it; read when neither does. */
 class HeldStream {
-  heldForFiles = false;
-  #heldForPace = false;
-  #paused = false;
+  readonly #reasons = new Set<'files' | 'pace'>();
 
   constructor(private readonly readable: Readable) {}
 
-  /** The pacing's handle on this stream. */
-  reason(): Holdable {
-    return {
-      hold: () => {
-        this.#heldForPace = true;
-        this.update();
-      },
-      release: () => {
-        this.#heldForPace = false;
-        this.update();
-      },
-    };
+  has(reason: 'files' | 'pace'): boolean {
+    return this.#reasons.has(reason);
   }
 
-  update(): void {
-    const pause = this.heldForFiles || this.#heldForPace;
-    if (pause === this.#paused) return;
-    this.#paused = pause;
-    if (pause) this.readable.pause();
-    else this.readable.resume();
+  set(reason: 'files' | 'pace', held: boolean): void {
+    const before = this.#reasons.size > 0;
+    if (held) this.#reasons.add(reason);
+    else this.#reasons.delete(reason);
+    const after = this.#reasons.size > 0;
+    if (after && !before) this.readable.pause();
+    else if (!after && before) this.readable.resume();
   }
 }
 

@@ -11,7 +11,7 @@ import { AppLogs, type AppLogsHost } from './app-logs.js';
 import type { LineOrigin } from './line-format.js';
 import { LogFile, type LogFileEvents } from './log-file.js';
 import type { SupervisedPid } from './pace.js';
-import { Pacing, procReaders, type AppPace, type ContentionReaders, type PacingDescription } from './pacing.js';
+import { Pacing, procReaders, type AppPace, type ContentionReaders } from './pacing.js';
 
 export interface LogServiceOptions {
   logDir: string;
@@ -67,11 +67,6 @@ export class LogService implements AppLogsHost {
   /** How many log files are open. */
   get openFiles(): number {
     return this.#files.size;
-  }
-
-  /** Each app's pacing: its rate, whether paced now, and for how long in total. */
-  pacingTotals(): Iterable<{ app: string } & PacingDescription> {
-    return this.#pacing.totals();
   }
 
   pace(app: string, rate: number): AppPace {

@@ -208,14 +208,9 @@ export class Pacing {
     this.#apps.delete(pace.app);
   }
 
-  describe(app: string): PacingDescription | null {
-    return this.#apps.get(app)?.describe(this.clock.now()) ?? null;
-  }
-
-  /** Total ms of pacing per app, for metrics. */
-  *totals(): Iterable<{ app: string } & PacingDescription> {
-    const now = this.clock.now();
-    for (const pace of this.#apps.values()) yield { app: pace.app, ...pace.describe(now) };
+  /** Whether the app has pacing state (for tests: it is forgotten with its last AppLogs). */
+  has(app: string): boolean {
+    return this.#apps.has(app);
   }
 
   /** An app logs above its rate: sample the contention until no app does. */
