@@ -140,8 +140,11 @@ function supervisorHome(bin) {
     start: (script, name, extra, startEnv) => cli(['start', script, '--name', name, ...extra], startEnv),
     listCommand: [process.execPath, bin, 'list'],
     floodErrFile: (name) => path.join(home, 'logs', `${name}-err.log`),
-    /** How long the app's logs were paced (null from a build without pacing). */
+    /** How long the app's logs were paced (null from a build without pacing); its daemon.log lines go to stderr. */
     pacedMs: (name) => {
+      const daemonLog = path.join(home, 'daemon.log');
+      const lines = fs.existsSync(daemonLog) ? fs.readFileSync(daemonLog, 'utf8').split('\n') : [];
+      for (const line of lines.filter((l) => l.includes(`app "${name}": pacing`) || l.includes(`app "${name}": reading its logs`))) log(`  ${line}`);
       const r = cli(['describe', name, '--json']);
       try {
         return JSON.parse(r.stdout)[0]?.logPacing?.pacedMs ?? null;

@@ -25,9 +25,13 @@ describe('TokenBucket', () => {
 });
 
 describe('ContentionGate', () => {
-  it('turns on at the first contended sample and off only after the hold', () => {
-    const gate = new ContentionGate(0.1, 5000);
+  it('turns on after two contended samples in a row, and off only after the hold', () => {
+    const gate = new ContentionGate(0.1, 5000, 2);
     expect(gate.update(0.05, 0)).toBe(false);
+    // A blip: one contended sample, then calm.
+    expect(gate.update(0.9, 250)).toBe(false);
+    expect(gate.update(0.05, 300)).toBe(false);
+    expect(gate.update(0.2, 400)).toBe(false);
     expect(gate.update(0.2, 500)).toBe(true);
     expect(gate.update(0, 1000)).toBe(true);
     expect(gate.update(0.15, 3000)).toBe(true);
@@ -132,8 +136,8 @@ describe('Pacing', () => {
     pacing.acquire('web', 8 * MiB);
     const s = stream();
     pace.add(s);
-    // 64 MiB/s, the neighbour waiting 30 % of each window: paced within two windows.
-    await flood(clock, (n) => pace.read(n), 32 * MiB, 3, () => neighbourWaits(0.3));
+    // 64 MiB/s, the neighbour waiting 30 % of each window: paced within three windows.
+    await flood(clock, (n) => pace.read(n), 32 * MiB, 4, () => neighbourWaits(0.3));
     expect(pacing.sampling).toBe(true);
     expect(pace.paced).toBe(true);
     expect(log.filter((l) => l.includes('pacing its logs'))).toHaveLength(1);
@@ -181,7 +185,7 @@ describe('Pacing', () => {
   it('turns pacing off at once when the rate becomes 0, and forgets an app when its last user goes', async () => {
     const { clock, pacing, neighbourWaits } = setup();
     const pace = pacing.acquire('flood', 8 * MiB);
-    await flood(clock, (n) => pace.read(n), 32 * MiB, 3, () => neighbourWaits(0.5));
+    await flood(clock, (n) => pace.read(n), 32 * MiB, 4, () => neighbourWaits(0.5));
     expect(pace.paced).toBe(true);
     const again = pacing.acquire('flood', 0);
     expect(again).toBe(pace);
@@ -195,7 +199,7 @@ describe('Pacing', () => {
     let pressure = 0;
     const fallback = setup({ runQueueWait: () => null, cpuPressure: () => (pressure += 0.5 * SAMPLE_MS * 1000) });
     const paced = fallback.pacing.acquire('flood', 8 * MiB);
-    await flood(fallback.clock, (n) => paced.read(n), 32 * MiB, 3);
+    await flood(fallback.clock, (n) => paced.read(n), 32 * MiB, 4);
     expect(fallback.pacing.signal).toBe('pressure');
     expect(paced.paced).toBe(true);
 

@@ -9,6 +9,11 @@
 export const SAMPLE_MS = 500;
 /** Contended when the other apps' processes together waited at least this share of the window. */
 export const CONTENDED_SHARE = 0.1;
+/**
+ * Pacing starts after this many contended samples in a row: one sample can be a blip (an app
+ * starting, a cron job) that would cost the flood HOLD_MS of pacing for nothing.
+ */
+export const ON_SAMPLES = 2;
 /** Pacing stays on this long after the last contended sample, so it does not flap per sample. */
 export const HOLD_MS = 5000;
 
@@ -50,17 +55,19 @@ export function burstFor(rate: number): number {
 }
 
 /**
- * On at the first sample whose share reaches `share`; off once no sample has for `holdMs`.
- * Pacing removes part of the contention it reacts to, so turning off at the first calm sample
- * would flap: on, calm, off, contended again, on.
+ * On after `onSamples` samples in a row whose share reaches `share`; off once no sample has
+ * for `holdMs`. Pacing removes part of the contention it reacts to, so turning off at the first
+ * calm sample would flap: on, calm, off, contended again, on.
  */
 export class ContentionGate {
   #on = false;
+  #inARow = 0;
   #lastContendedAt = 0;
 
   constructor(
     private readonly share = CONTENDED_SHARE,
     private readonly holdMs = HOLD_MS,
+    private readonly onSamples = ON_SAMPLES,
   ) {}
 
   get on(): boolean {
@@ -69,10 +76,13 @@ export class ContentionGate {
 
   update(share: number, now: number): boolean {
     if (share >= this.share) {
-      this.#on = true;
-      this.#lastContendedAt = now;
-    } else if (this.#on && now - this.#lastContendedAt >= this.holdMs) {
-      this.#on = false;
+      this.#inARow += 1;
+      if (this.#inARow >= this.onSamples) this.#on = true;
+      // While on, every contended sample extends the hold; while off, only a run counts.
+      if (this.#on) this.#lastContendedAt = now;
+    } else {
+      this.#inARow = 0;
+      if (this.#on && now - this.#lastContendedAt >= this.holdMs) this.#on = false;
     }
     return this.#on;
   }

@@ -2,8 +2,9 @@
  * Log pacing: a log flood yields to the daemon's other apps while they wait for CPU
  * (docs/LOGS.md, "The neighbours"). Each app's bytes are counted as its pipes are read; only
  * while some app logs faster than its pace rate is the contention signal sampled (every
- * SAMPLE_MS), so an idle or quiet daemon does no extra work. While the processes of the other
- * apps together wait on a run queue for at least CONTENDED_SHARE of the time, the flooding
+ * SAMPLE_MS), so an idle or quiet daemon does no extra work. Once the processes of the other
+ * apps together wait on a run queue for at least CONTENDED_SHARE of the time (ON_SAMPLES
+ * windows in a row; off HOLD_MS after the last such window), the flooding
  * app's pipes are read through a token bucket at its pace rate: the daemon stops reading, the
  * app blocks in write() and stops using CPU too. Nothing is dropped; reading is only delayed.
  *
