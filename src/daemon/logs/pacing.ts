@@ -4,9 +4,9 @@
  * while some app logs faster than its pace rate is the contention signal sampled (every
  * SAMPLE_MS), so an idle or quiet daemon does no extra work. Once the processes of the other
  * apps together wait on a run queue for at least CONTENDED_SHARE of the time (ON_SAMPLES
- * windows in a row; off HOLD_MS after the last such window), the flooding
- * app's pipes are read through a token bucket at its pace rate: the daemon stops reading, the
- * app blocks in write() and stops using CPU too. Nothing is dropped; reading is only delayed.
+ * windows in a row; off HOLD_MS after the last such window), the flooding app's pipes are
+ * read through a token bucket at its pace rate: the daemon stops reading, the app blocks in
+ * write() and stops using CPU too. Nothing is dropped; reading is only delayed.
  *
  * The signal, feature-detected once: per-process run-queue wait from /proc/<pid>/schedstat;
  * else the system's CPU pressure (/proc/pressure/cpu, "some"), which also counts the flooding
