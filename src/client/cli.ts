@@ -408,7 +408,7 @@ export async function buildProgram(): Promise<Command> {
     .action(async (opts: { foreground?: boolean; metrics?: string; start?: string }) => {
       if (opts.metrics !== undefined) {
         const { parseMetricsAddress } = await import('../shared/metrics-address.js');
-        parseMetricsAddress(opts.metrics);
+        parseMetricsAddress(opts.metrics, '--metrics');
         // One source of truth for the daemon, whichever way it is started: its environment.
         process.env['SUPERVISOR_METRICS'] = opts.metrics;
       }
