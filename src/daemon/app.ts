@@ -379,6 +379,7 @@ export class App implements SlotHost {
       () => this.slots,
       (slot) => this.replaceOne(slot),
       (slot, text) => this.logs.note(slot.id, text),
+      { clock: this.clock },
     );
   }
 
