@@ -154,8 +154,9 @@ export class App implements SlotHost {
     return this.ops.run('stop', () => this.#stopSlots(this.#stillHere(slots)));
   }
 
-  restart(slots: readonly Slot[] = this.slots): Promise<void> {
-    return this.ops.run('restart', async (signal) => {
+  /** `as: 'cron'` for a cron_restart tick, which the queue skips unless the app is idle (RULES in operations.ts). */
+  restart(slots: readonly Slot[] = this.slots, as: 'restart' | 'cron' = 'restart'): Promise<void> {
+    return this.ops.run(as, async (signal) => {
       const mine = this.#stillHere(slots);
       await Promise.all(mine.map((slot) => slot.hold(() => slot.restart())));
       checkAborted(signal);
@@ -177,8 +178,8 @@ export class App implements SlotHost {
     });
   }
 
-  reload(slots: readonly Slot[] = this.slots): Promise<void> {
-    return this.ops.run('reload', async (signal) => {
+  reload(slots: readonly Slot[] = this.slots, as: 'reload' | 'cron' = 'reload'): Promise<void> {
+    return this.ops.run(as, async (signal) => {
       await this.#replaceAll(slots, signal);
       this.reloads += 1;
       await this.#settle(this.#stillHere(slots), signal);
