@@ -209,14 +209,18 @@ export async function buildProgram(): Promise<Command> {
     // pm2's startOrReload: with a file, apps not running start and the others are reloaded.
     if (name === 'reload') command.alias('startOrReload');
     if (name === 'restart' || name === 'reload') command.option('--update-env', "give the apps this shell's environment (over theirs)");
+    // pm2's habit: restart --watch turns watching on or off, stop --watch stops and turns it off.
+    if (name === 'restart') command.option('--watch', "turn watching of the apps' cwd on if it is off, off if it is on (pm2's toggle); then restart");
+    if (name === 'stop') command.option('--watch', 'also turn watching off, so a later start or restart does not watch');
     command
       .argument('<target>', 'app name, namespace, process id, "all", or a config file')
       .option('--env <name>', "config files: add each app's env_<name> over its env")
       .option('--only <names>', 'config files: only these apps (comma-separated)')
       .option('--strict', 'config files: unknown or unsupported options are errors, not warnings')
       .option('--json', 'print the affected processes as JSON')
-      .action(async (target: string, opts: { json?: boolean; updateEnv?: boolean; env?: string; only?: string; strict?: boolean }) => {
+      .action(async (target: string, opts: { json?: boolean; updateEnv?: boolean; env?: string; only?: string; strict?: boolean; watch?: boolean }) => {
         if (isConfigFile(target)) {
+          if (opts.watch) throw new SupervisorError('INVALID_REQUEST', `--watch applies to an app, process id, namespace or "all"; a config file's apps take watch from the file`);
           const deploy = await import('./deploy.js');
           const flags = {
             ...(opts.env !== undefined && { envName: opts.env }),
@@ -231,6 +235,11 @@ export async function buildProgram(): Promise<Command> {
         }
         if (opts.env !== undefined || opts.only !== undefined) warn('--env and --only apply to config files');
         const rows = await withDaemon(async (sv) => {
+          if (opts.watch && (name === 'restart' || name === 'stop')) {
+            for (const app of await sv.call('watch', { target, watch: name === 'restart' ? 'toggle' : 'off' })) {
+              warn(`${app.name}: ${app.watching ? 'watching its cwd for changes' : 'not watching for changes'}`);
+            }
+          }
           if (opts.updateEnv && (name === 'restart' || name === 'reload')) return (await import('./deploy.js')).updateEnv(sv, name, target);
           return sv.call(name, { target });
         });

@@ -279,6 +279,16 @@ export class App implements SlotHost {
     this.context.changed();
   }
 
+  /** pm2's `restart|stop --watch`: watch these paths from now on (none: off); processes are left alone. */
+  setWatch(watch: string[]): Promise<void> {
+    return this.ops.run('watch', async () => {
+      if (JSON.stringify(watch) === JSON.stringify(this.spec.watch)) return;
+      const before = this.spec;
+      this.spec = { ...this.spec, watch };
+      this.#specChanged(before);
+    });
+  }
+
   /**
    * `delete <id>`: stops these processes and removes them from the app (its instance count
    * drops). If that would leave none, it is a delete of the app.

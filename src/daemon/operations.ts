@@ -21,7 +21,7 @@
  */
 import { SupervisorError } from '../shared/errors.js';
 
-export type OperationKind = 'start' | 'stop' | 'restart' | 'reload' | 'delete' | 'remove' | 'scale' | 'update' | 'replace' | 'reset' | 'cron';
+export type OperationKind = 'start' | 'stop' | 'restart' | 'reload' | 'delete' | 'remove' | 'scale' | 'update' | 'replace' | 'reset' | 'cron' | 'watch';
 
 interface KindRules {
   /** A later stop or delete may abort it; it must then clean up what it started. */
@@ -48,6 +48,8 @@ const RULES: Record<OperationKind, KindRules> = {
   /** cron_restart's reload (cluster) or restart (fork): a tick that finds the app busy is skipped, the next comes anyway. */
   cron: { abortable: true, supersedes: false, exclusive: false, whenIdle: true },
   reset: { abortable: false, supersedes: false, exclusive: false, whenIdle: false },
+  /** `restart|stop --watch`: a new watch list, nothing else. */
+  watch: { abortable: false, supersedes: false, exclusive: false, whenIdle: false },
 };
 
 /** Operations that may wait behind the running one, per app. */
