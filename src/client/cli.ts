@@ -94,7 +94,7 @@ function plainList(args: string[]): { json?: boolean } | null {
   return rest.length === 1 && rest[0] === '--json' ? { json: true } : null;
 }
 
-export async function buildProgram(): Promise<Command> {
+async function buildProgram(): Promise<Command> {
   // commander is CommonJS: require() loads it in about half the time that import() takes, since
   // import() has to scan the file for its exports first. Loaded here, not at the top: plain
   // `list` does not need it (see run()).

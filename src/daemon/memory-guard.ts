@@ -10,7 +10,7 @@ import type { Slot } from './slot.js';
 
 const DEFAULT_INTERVAL_MS = 5000;
 
-export function memoryCheckInterval(env: NodeJS.ProcessEnv = process.env): number {
+function memoryCheckInterval(env: NodeJS.ProcessEnv = process.env): number {
   const fromEnv = Number(env['SUPERVISOR_MEMORY_CHECK_MS']);
   return Number.isInteger(fromEnv) && fromEnv >= 100 ? fromEnv : DEFAULT_INTERVAL_MS;
 }
@@ -18,7 +18,7 @@ export function memoryCheckInterval(env: NodeJS.ProcessEnv = process.env): numbe
 /** Resident bytes by pid, for the pids it could read (a vanished one is left out). */
 export type MemorySampler = (pids: number[]) => Promise<Record<number, { memory: number }>>;
 
-export interface MemoryGuardOptions {
+interface MemoryGuardOptions {
   intervalMs?: number;
   clock?: Clock;
   /** How the processes are sampled (unit tests pass a fake). */

@@ -21,7 +21,7 @@
  */
 import { SupervisorError } from '../shared/errors.js';
 
-export type OperationKind = 'start' | 'stop' | 'restart' | 'reload' | 'delete' | 'remove' | 'scale' | 'update' | 'replace' | 'reset' | 'cron' | 'watch';
+type OperationKind = 'start' | 'stop' | 'restart' | 'reload' | 'delete' | 'remove' | 'scale' | 'update' | 'replace' | 'reset' | 'cron' | 'watch';
 
 interface KindRules {
   /** A later stop or delete may abort it; it must then clean up what it started. */
@@ -55,7 +55,7 @@ const RULES: Record<OperationKind, KindRules> = {
 /** Operations that may wait behind the running one, per app. */
 export const MAX_WAITING = 16;
 
-export type OperationBody<T> = (signal: AbortSignal) => Promise<T>;
+type OperationBody<T> = (signal: AbortSignal) => Promise<T>;
 
 interface Entry {
   kind: OperationKind;
@@ -66,7 +66,7 @@ interface Entry {
 }
 
 /** Why an operation was aborted or cancelled: the message the caller's command prints. */
-export class Superseded extends SupervisorError {
+class Superseded extends SupervisorError {
   constructor(what: string, by: OperationKind) {
     super('CONFLICT', `${what} was cancelled: a ${by} of the same app came after it`);
   }
