@@ -20,7 +20,7 @@ const RETRY_MS = 15;
  * machine's limit (bench/RESULTS.md). SUPERVISOR_DAEMON_NODE_FLAGS replaces these flags for a
  * daemon that should trade memory for hand-off speed (e.g. "--max-semi-space-size=1").
  */
-export const DAEMON_NODE_FLAGS = ['--lite-mode', ...wasmFlag(), '--max-semi-space-size=1'];
+const DAEMON_NODE_FLAGS = ['--lite-mode', ...wasmFlag(), '--max-semi-space-size=1'];
 
 /**
  * Up to V8 12 (Node 20, 22), lite mode warns that it disables wasm unless told so; V8 13

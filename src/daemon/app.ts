@@ -154,8 +154,9 @@ export class App implements SlotHost {
     return this.ops.run('stop', () => this.#stopSlots(this.#stillHere(slots)));
   }
 
-  restart(slots: readonly Slot[] = this.slots): Promise<void> {
-    return this.ops.run('restart', async (signal) => {
+  /** `as: 'cron'` for a cron_restart tick, which the queue skips unless the app is idle (RULES in operations.ts). */
+  restart(slots: readonly Slot[] = this.slots, as: 'restart' | 'cron' = 'restart'): Promise<void> {
+    return this.ops.run(as, async (signal) => {
       const mine = this.#stillHere(slots);
       await Promise.all(mine.map((slot) => slot.hold(() => slot.restart())));
       checkAborted(signal);
@@ -177,8 +178,8 @@ export class App implements SlotHost {
     });
   }
 
-  reload(slots: readonly Slot[] = this.slots): Promise<void> {
-    return this.ops.run('reload', async (signal) => {
+  reload(slots: readonly Slot[] = this.slots, as: 'reload' | 'cron' = 'reload'): Promise<void> {
+    return this.ops.run(as, async (signal) => {
       await this.#replaceAll(slots, signal);
       this.reloads += 1;
       await this.#settle(this.#stillHere(slots), signal);
@@ -278,6 +279,16 @@ export class App implements SlotHost {
     }
     this.#triggers.sync();
     this.context.changed();
+  }
+
+  /** pm2's `restart|stop --watch`: watch these paths from now on (none: off); processes are left alone. */
+  setWatch(watch: string[]): Promise<void> {
+    return this.ops.run('watch', async () => {
+      if (JSON.stringify(watch) === JSON.stringify(this.spec.watch)) return;
+      const before = this.spec;
+      this.spec = { ...this.spec, watch };
+      this.#specChanged(before);
+    });
   }
 
   /**
@@ -381,6 +392,7 @@ export class App implements SlotHost {
       () => this.slots,
       (slot) => this.replaceOne(slot),
       (slot, text) => this.logs.note(slot.id, text),
+      { clock: this.clock },
     );
   }
 

@@ -199,6 +199,18 @@ export const handlers: HandlerMap = {
     ctx.shutdown();
     return { stopped };
   },
+
+  watch: async ({ target, watch }, ctx) => {
+    // `watch` belongs to the app: a process id or a namespace selects the apps it names.
+    const apps = [...new Set(ctx.registry.select(target).map(({ app }) => app))];
+    const result: Result<'watch'> = [];
+    for (const app of apps) {
+      const watching = watch === 'toggle' && app.spec.watch.length === 0;
+      await app.setWatch(watching ? ['.'] : []);
+      result.push({ name: app.name, watching });
+    }
+    return result;
+  },
 };
 
 function rowsOf(registry: Registry, selection: readonly Selection[]): ProcessInfo[] {

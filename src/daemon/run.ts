@@ -148,6 +148,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
           startedAt,
           // The control server opens after the endpoint (so a taken metrics port undoes nothing).
           controlConnections: () => controlServer?.openConnections ?? 0,
+          control: () => controlServer,
           logLinesDropped: () => logService.linesDropped,
           logBytesWritten: () => logService.bytesWritten,
           logOpenFiles: () => logService.openFiles,

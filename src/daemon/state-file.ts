@@ -10,7 +10,7 @@ import { SupervisorError } from '../shared/errors.js';
 import { isRecord } from '../shared/validate.js';
 import { writeFileAtomically } from './atomic-file.js';
 
-export const DUMP_VERSION = 1;
+const DUMP_VERSION = 1;
 
 interface DumpFile {
   version: typeof DUMP_VERSION;

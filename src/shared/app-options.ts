@@ -27,7 +27,7 @@ export type BalanceStrategy = (typeof BALANCE_STRATEGIES)[number];
 
 import { DEFAULT_LOG_SPEC, type LogConfig, type LogSpec } from './log-options.js';
 
-export const DAY_MS = 86_400_000;
+const DAY_MS = 86_400_000;
 export const MAX_INSTANCES = 1024;
 
 /**
