@@ -60,7 +60,7 @@ export function checkMaxSize(bytes: number | null): string | null {
 }
 
 /** Pacing below one pipe read per second would be a stall, not a pace. */
-export const MIN_LOG_PACE_RATE = 64 * 1024;
+const MIN_LOG_PACE_RATE = 64 * 1024;
 
 /** Bytes per second from a size, optionally written as a rate: "8M", "8M/s", "512K/s". */
 export function parseRate(value: unknown): number | null {

@@ -8,12 +8,12 @@
 /** How often the contention signal is sampled while some app logs faster than its pace rate. */
 export const SAMPLE_MS = 500;
 /** Contended when the other apps' processes together waited at least this share of the window. */
-export const CONTENDED_SHARE = 0.1;
+const CONTENDED_SHARE = 0.1;
 /**
  * Pacing starts after this many contended samples in a row: one sample can be a blip (an app
  * starting, a cron job) that would cost the flood HOLD_MS of pacing for nothing.
  */
-export const ON_SAMPLES = 2;
+const ON_SAMPLES = 2;
 /** Pacing stays on this long after the last contended sample, so it does not flap per sample. */
 export const HOLD_MS = 5000;
 

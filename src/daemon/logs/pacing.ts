@@ -50,7 +50,7 @@ export const procReaders: ContentionReaders = {
   },
 };
 
-export interface PacingOptions {
+interface PacingOptions {
   clock: Clock;
   readers: ContentionReaders;
   /** The supervised processes now (not the daemon). */
@@ -285,7 +285,7 @@ export function supervisedPids(apps: Iterable<{ name: string; slots: readonly { 
   return out;
 }
 
-export function formatRate(bytes: number): string {
+function formatRate(bytes: number): string {
   if (bytes >= 1024 * 1024) return `${+(bytes / 1024 / 1024).toFixed(1)} MiB/s`;
   return `${+(bytes / 1024).toFixed(1)} KiB/s`;
 }
