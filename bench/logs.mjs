@@ -11,7 +11,8 @@
 //   what the logs folder holds at the end.
 // neighbour: bench/apps/hello.cjs in cluster mode (--workers) under wrk for --seconds, alone
 //   and then with the flooding app running under the same daemon; meanwhile `supervisor list`
-//   (`pm2 jlist`) is timed back to back. `supervisor-before` is another build of the CLI
+//   (`pm2 jlist`) is timed back to back, and the flooding app's own rate over the same window
+//   is taken from its progress reports. `supervisor-before` is another build of the CLI
 //   (BENCH_BEFORE_BIN=path/to/bin/supervisor.js), for before/after figures.
 // Output: markdown on stdout and in bench/.out/logs-<timestamp>.md (+ .json).
 
@@ -95,6 +96,14 @@ async function floodResult(file, timeoutMs) {
   throw new Error(`no flood-done in ${file} within ${timeoutMs} ms`);
 }
 
+/** The flooding app's last progress report ("flood-at <bytes> <ms>"), or null. */
+function lastFloodReport(file) {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const all = [...text.matchAll(/flood-at (\d+) (\d+)/g)];
+  const m = all.at(-1);
+  return m ? { bytes: Number(m[1]), ms: Number(m[2]) } : null;
+}
+
 /** Samples a daemon's RSS and CPU while `until` is pending. */
 async function watchDaemon(pid, until) {
   let peak = 0;
@@ -131,6 +140,18 @@ function supervisorHome(bin) {
     start: (script, name, extra, startEnv) => cli(['start', script, '--name', name, ...extra], startEnv),
     listCommand: [process.execPath, bin, 'list'],
     floodErrFile: (name) => path.join(home, 'logs', `${name}-err.log`),
+    /** How long the app's logs were paced (null from a build without pacing); its daemon.log lines go to stderr. */
+    pacedMs: (name) => {
+      const daemonLog = path.join(home, 'daemon.log');
+      const lines = fs.existsSync(daemonLog) ? fs.readFileSync(daemonLog, 'utf8').split('\n') : [];
+      for (const line of lines.filter((l) => l.includes(`app "${name}": pacing`) || l.includes(`app "${name}": reading its logs`))) log(`  ${line}`);
+      const r = cli(['describe', name, '--json']);
+      try {
+        return JSON.parse(r.stdout)[0]?.logPacing?.pacedMs ?? null;
+      } catch {
+        return null;
+      }
+    },
     close: drop,
   };
 }
@@ -152,6 +173,7 @@ function pm2Home() {
     start: (script, name, extra, startEnv) => cli(['start', script, '--name', name, ...extra], startEnv),
     listCommand: [process.execPath, PM2_BIN, 'jlist'],
     floodErrFile: (name) => path.join(home, 'logs', `${name}-error.log`),
+    pacedMs: () => null,
     close: drop,
   };
 }
@@ -193,7 +215,7 @@ async function throughputSupervised(contender) {
     const daemon = pid ? await watchDaemon(pid, result) : {};
     const { bytes, ms } = await result;
     await sleep(500);
-    return { bytes, ms, ...daemon, diskBytes: dirBytes(h.logDir), rssAfterKiB: pid ? memKiB(pid)?.rss : null };
+    return { bytes, ms, ...daemon, diskBytes: dirBytes(h.logDir), rssAfterKiB: pid ? memKiB(pid)?.rss : null, pacedMs: h.pacedMs('flood') };
   } finally {
     h.close();
   }
@@ -231,11 +253,17 @@ async function neighbour(contender) {
       return { rps: w.rps, listMs: median(l), listRuns: l.length };
     };
     const alone = await measure();
-    const f = h.start(FLOOD, 'flood', [], { FLOOD_MS: String((seconds + 8) * 1000) });
+    const f = h.start(FLOOD, 'flood', [], { FLOOD_MS: String((seconds + 8) * 1000), FLOOD_REPORT_MS: '500' });
     if (f.status !== 0) throw new Error(`start flood failed: ${describeFailure(f)}`);
     await sleep(1000);
+    const first = lastFloodReport(h.floodErrFile('flood'));
     const flooded = await measure();
-    return { alone, flooded };
+    // A paced app's stderr is read at its pace too: give its last report a moment to arrive.
+    await sleep(600);
+    const last = lastFloodReport(h.floodErrFile('flood'));
+    const pacedMs = h.pacedMs('flood');
+    const floodMBps = first && last && last.ms > first.ms ? (last.bytes - first.bytes) / MB / ((last.ms - first.ms) / 1000) : null;
+    return { alone, flooded: { ...flooded, floodMBps, pacedMs } };
   } finally {
     h.close();
   }
@@ -271,7 +299,7 @@ async function main() {
         try {
           const r = await neighbour(c);
           (results.neighbour[c] ??= []).push(r);
-          log(`  ${fmt(r.alone.rps)} -> ${fmt(r.flooded.rps)} req/s, list ${fmt(r.alone.listMs)} -> ${fmt(r.flooded.listMs)} ms`);
+          log(`  ${fmt(r.alone.rps)} -> ${fmt(r.flooded.rps)} req/s, list ${fmt(r.alone.listMs)} -> ${fmt(r.flooded.listMs)} ms, flood ${fmt(r.flooded.floodMBps, 1)} MB/s`);
         } catch (error) {
           log(`  ${c} failed: ${error.message}`);
           (results.neighbour[c] ??= []).push({ error: error.message });
@@ -299,22 +327,25 @@ function report(results) {
         fmt(median(rs.map((r) => (r.peakRssKiB ? r.peakRssKiB / 1024 : null))), 1),
         fmt(median(rs.map((r) => (r.rssAfterKiB ? r.rssAfterKiB / 1024 : null))), 1),
         fmt(median(rs.map((r) => (r.diskBytes != null ? r.diskBytes / MB : null))), 0),
+        rs.map((r) => (r.pacedMs == null ? 'n/a' : fmt(r.pacedMs / 1000, 1))).join(', '),
       ];
     });
-    lines.push(mdTable(['contender', 'MB/s per round', 'MB/s (median)', 'x direct', 'daemon CPU %', 'daemon peak RSS MiB', 'daemon RSS after MiB', 'logs on disk MB'], rows), '');
+    lines.push(mdTable(['contender', 'MB/s per round', 'MB/s (median)', 'x direct', 'daemon CPU %', 'daemon peak RSS MiB', 'daemon RSS after MiB', 'logs on disk MB', 'logs paced s per round'], rows), '');
   }
   if (Object.keys(results.neighbour).length) {
     lines.push(`## A cluster app (${workers} workers, wrk -c${connections}, ${seconds} s) alone and next to a flooding app`, '');
     const rows = Object.entries(results.neighbour).map(([c, rs]) => {
       const ok = rs.filter((r) => !r.error);
-      if (ok.length === 0) return [c, 'failed', rs[0]?.error ?? '', '', '', '', ''];
+      if (ok.length === 0) return [c, 'failed', rs[0]?.error ?? '', '', '', '', '', '', ''];
       const m = (f) => median(ok.map(f));
       const alone = m((r) => r.alone.rps);
       const flooded = m((r) => r.flooded.rps);
       const slow = ok.map((r) => `${fmt((1 - r.flooded.rps / r.alone.rps) * 100, 0)} %`).join(', ');
-      return [c, fmt(alone), fmt(flooded), slow, fmt(m((r) => r.alone.listMs), 0), fmt(m((r) => r.flooded.listMs), 0), ok.map((r) => fmt(r.flooded.listMs / r.alone.listMs, 2)).join(', ')];
+      const floods = ok.map((r) => fmt(r.flooded.floodMBps, 1)).join(', ');
+      const paced = ok.map((r) => (r.flooded.pacedMs == null ? 'n/a' : fmt(r.flooded.pacedMs / 1000, 1))).join(', ');
+      return [c, fmt(alone), fmt(flooded), slow, fmt(m((r) => r.alone.listMs), 0), fmt(m((r) => r.flooded.listMs), 0), ok.map((r) => fmt(r.flooded.listMs / r.alone.listMs, 2)).join(', '), floods, paced];
     });
-    lines.push(mdTable(['contender', 'req/s alone (median)', 'req/s with flood (median)', 'slowdown per round', 'list ms alone (median)', 'list ms with flood (median)', 'list x per round'], rows), '');
+    lines.push(mdTable(['contender', 'req/s alone (median)', 'req/s with flood (median)', 'slowdown per round', 'list ms alone (median)', 'list ms with flood (median)', 'list x per round', 'flood MB/s per round', 'flood paced s per round'], rows), '');
   }
   return lines.join('\n');
 }

@@ -94,7 +94,7 @@ function plainList(args: string[]): { json?: boolean } | null {
   return rest.length === 1 && rest[0] === '--json' ? { json: true } : null;
 }
 
-export async function buildProgram(): Promise<Command> {
+async function buildProgram(): Promise<Command> {
   // commander is CommonJS: require() loads it in about half the time that import() takes, since
   // import() has to scan the file for its exports first. Loaded here, not at the top: plain
   // `list` does not need it (see run()).
@@ -209,14 +209,18 @@ export async function buildProgram(): Promise<Command> {
     // pm2's startOrReload: with a file, apps not running start and the others are reloaded.
     if (name === 'reload') command.alias('startOrReload');
     if (name === 'restart' || name === 'reload') command.option('--update-env', "give the apps this shell's environment (over theirs)");
+    // pm2's habit: restart --watch turns watching on or off, stop --watch stops and turns it off.
+    if (name === 'restart') command.option('--watch', "turn watching of the apps' cwd on if it is off, off if it is on (pm2's toggle); then restart");
+    if (name === 'stop') command.option('--watch', 'also turn watching off, so a later start or restart does not watch');
     command
       .argument('<target>', 'app name, namespace, process id, "all", or a config file')
       .option('--env <name>', "config files: add each app's env_<name> over its env")
       .option('--only <names>', 'config files: only these apps (comma-separated)')
       .option('--strict', 'config files: unknown or unsupported options are errors, not warnings')
       .option('--json', 'print the affected processes as JSON')
-      .action(async (target: string, opts: { json?: boolean; updateEnv?: boolean; env?: string; only?: string; strict?: boolean }) => {
+      .action(async (target: string, opts: { json?: boolean; updateEnv?: boolean; env?: string; only?: string; strict?: boolean; watch?: boolean }) => {
         if (isConfigFile(target)) {
+          if (opts.watch) throw new SupervisorError('INVALID_REQUEST', `--watch applies to an app, process id, namespace or "all"; a config file's apps take watch from the file`);
           const deploy = await import('./deploy.js');
           const flags = {
             ...(opts.env !== undefined && { envName: opts.env }),
@@ -231,6 +235,11 @@ export async function buildProgram(): Promise<Command> {
         }
         if (opts.env !== undefined || opts.only !== undefined) warn('--env and --only apply to config files');
         const rows = await withDaemon(async (sv) => {
+          if (opts.watch && (name === 'restart' || name === 'stop')) {
+            for (const app of await sv.call('watch', { target, watch: name === 'restart' ? 'toggle' : 'off' })) {
+              warn(`${app.name}: ${app.watching ? 'watching its cwd for changes' : 'not watching for changes'}`);
+            }
+          }
           if (opts.updateEnv && (name === 'restart' || name === 'reload')) return (await import('./deploy.js')).updateEnv(sv, name, target);
           return sv.call(name, { target });
         });
@@ -408,7 +417,7 @@ export async function buildProgram(): Promise<Command> {
     .action(async (opts: { foreground?: boolean; metrics?: string; start?: string }) => {
       if (opts.metrics !== undefined) {
         const { parseMetricsAddress } = await import('../shared/metrics-address.js');
-        parseMetricsAddress(opts.metrics);
+        parseMetricsAddress(opts.metrics, '--metrics');
         // One source of truth for the daemon, whichever way it is started: its environment.
         process.env['SUPERVISOR_METRICS'] = opts.metrics;
       }

@@ -17,7 +17,7 @@ import { toAppSpec, type AppConfig, type ConvertBase } from './app-config.js';
 
 export { isConfigFile } from './config-path.js';
 
-export interface LoadOptions {
+interface LoadOptions {
   warn: (line: string) => void;
   /** `--env <name>`: `env_<name>` goes over `env`. */
   envName?: string;

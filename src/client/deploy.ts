@@ -19,7 +19,7 @@ import type { Supervisor } from './api.js';
 import { stringEnv } from './app-config.js';
 import { loadConfigFile } from './config-file.js';
 
-export interface DeployFlags {
+interface DeployFlags {
   envName?: string;
   only?: readonly string[];
   strict?: boolean;

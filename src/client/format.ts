@@ -84,6 +84,12 @@ export function describeText(apps: readonly AppDescription[]): string {
     const l = s.logs;
     const rotation = l.maxSize === 0 ? 'never rotated' : `rotated at ${l.maxSize === null ? 'the daemon default' : formatBytes(l.maxSize)}, ${l.retain ?? 'default'} kept${l.compress ? ', gzipped' : ''}`;
     out.push(`  logs         ${l.mergeLogs ? 'merged' : 'one file per instance'}${l.logType === 'json' ? ', JSON lines' : ''}${l.dateFormat ? `, dated "${l.dateFormat}"` : ''}; ${rotation}`);
+    const pace = app.logPacing;
+    if (pace) {
+      const total = pace.pacedMs > 0 ? `, paced ${formatDuration(pace.pacedMs)} in total` : '';
+      const state = pace.rate === 0 ? 'never paced' : `${pace.paced ? 'PACED now' : 'paced'} to ${formatBytes(pace.rate)}/s while other apps wait for CPU${total}`;
+      out.push(`  log pacing   ${state}`);
+    }
     for (const log of app.logs) {
       const which = `${log.stream}${log.instance === null ? '' : ` ${log.instance}`}`;
       if (log.file === '/dev/null') {

@@ -20,7 +20,7 @@ const RETRY_MS = 15;
  * machine's limit (bench/RESULTS.md). SUPERVISOR_DAEMON_NODE_FLAGS replaces these flags for a
  * daemon that should trade memory for hand-off speed (e.g. "--max-semi-space-size=1").
  */
-export const DAEMON_NODE_FLAGS = ['--lite-mode', ...wasmFlag(), '--max-semi-space-size=1'];
+const DAEMON_NODE_FLAGS = ['--lite-mode', ...wasmFlag(), '--max-semi-space-size=1'];
 
 /**
  * Up to V8 12 (Node 20, 22), lite mode warns that it disables wasm unless told so; V8 13
@@ -99,7 +99,7 @@ async function startDaemon(paths: HomePaths): Promise<void> {
   (await import('../shared/handoff-window.js')).handOffWindowSetting(process.env);
   (await import('../shared/control-limits.js')).controlLimitsSetting(process.env);
   (await import('../shared/metrics-address.js')).metricsAddressSetting(process.env);
-  (await import('../shared/log-options.js')).rotationFromEnv(process.env);
+  (await import('../shared/log-options.js')).logDefaultsFromEnv(process.env);
   const { spawn } = await import('node:child_process');
   mkdirSync(paths.home, { recursive: true, mode: 0o700 });
   chmodSync(paths.home, 0o700);

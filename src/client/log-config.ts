@@ -2,13 +2,13 @@
  * pm2's log options, as written in a config file or on the command line, turned into the
  * LogSpec the daemon applies: out_file, error_file, log_file, "/dev/null", merge_logs,
  * log_date_format, time, log_type, and this project's rotation options log_max_size,
- * log_retain, log_compress. Paths are made absolute against the app's cwd, "~" is the
- * user's home, and pm2's "NULL" means /dev/null as it does in pm2.
+ * log_retain, log_compress, log_pace_rate. Paths are made absolute against the app's cwd,
+ * "~" is the user's home, and pm2's "NULL" means /dev/null as it does in pm2.
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { compileDateFormat, TIME_DATE_FORMAT } from '../shared/log-date-format.js';
-import { checkMaxSize, checkRetain, DEFAULT_LOG_SPEC, DISCARD, LOG_OPTIONS, parseSize, type LogConfig, type LogSpec } from '../shared/log-options.js';
+import { checkMaxSize, checkPaceRate, checkRetain, DEFAULT_LOG_SPEC, DISCARD, LOG_OPTIONS, parseRate, parseSize, type LogConfig, type LogSpec } from '../shared/log-options.js';
 import { invalid } from '../shared/validate.js';
 
 export type { LogConfig };
@@ -73,6 +73,13 @@ export function toLogSpec(config: LogConfig, cwd: string, where: string): LogSpe
     if (problem) invalid(`${where}.log_retain ${problem}`);
     retain = Number(kept);
   }
+  let paceRate: number | null = null;
+  const pace = read(config, 'log_pace_rate', where).value;
+  if (pace !== undefined) {
+    paceRate = parseRate(pace);
+    const problem = checkPaceRate(paceRate);
+    if (problem) invalid(`${where}.log_pace_rate ${problem}`);
+  }
   return {
     outFile: out.value === undefined ? null : path(out.key, out.value),
     errFile: err.value === undefined ? null : path(err.key, err.value),
@@ -83,5 +90,6 @@ export function toLogSpec(config: LogConfig, cwd: string, where: string): LogSpe
     maxSize,
     retain,
     compress: flag('log_compress') ?? null,
+    paceRate,
   };
 }

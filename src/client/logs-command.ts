@@ -12,7 +12,7 @@ import type { SupervisorError } from '../shared/errors.js';
 import type { Supervisor } from './api.js';
 import { listRotatedFiles } from '../shared/rotated-log-files.js';
 
-export interface LogsOptions {
+interface LogsOptions {
   lines: number;
   err: boolean;
   out: boolean;

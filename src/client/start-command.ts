@@ -14,12 +14,11 @@ import { existsSync } from 'node:fs';
 import type { AppSpec } from '../shared/app-spec.js';
 import { SupervisorError } from '../shared/errors.js';
 import type { ProcessInfo } from '../shared/protocol.js';
-import type { Supervisor } from './api.js';
 import type { Connect } from './deploy.js';
 import { toAppSpec, type AppConfig } from './app-config.js';
 import { isConfigFile } from './config-file.js';
 
-export interface StartFlags {
+interface StartFlags {
   /** Options for a script, by pm2 name, from the command-line flags. */
   config: Omit<AppConfig, 'script'>;
   envName?: string;

@@ -19,7 +19,7 @@ const DOCS = `${new URL('../../docs/SYSTEMD.md', import.meta.url).href} https://
  * `%` starts a specifier, so it is doubled; within double quotes, backslash and the quote are
  * escaped, and whitespace is kept. In command lines `$` starts a variable, so it is doubled too.
  */
-export function unitWord(value: string, options: { command: boolean }): string {
+function unitWord(value: string, options: { command: boolean }): string {
   if (/[\x00-\x1f\x7f]/.test(value)) throw new SupervisorError('INVALID_REQUEST', `${JSON.stringify(value)} cannot be written in a systemd unit (control characters)`);
   let escaped = value.replace(/%/g, '%%');
   if (options.command) escaped = escaped.replace(/\$/g, '$$$$');
@@ -28,14 +28,14 @@ export function unitWord(value: string, options: { command: boolean }): string {
 }
 
 /** An Environment= assignment, quoted as a whole when it must be. */
-export function unitEnvironment(name: string, value: string): string {
+function unitEnvironment(name: string, value: string): string {
   return unitWord(`${name}=${value}`, { command: false });
 }
 
 /** Names systemd accepts in User= (a relaxed POSIX name, or a numeric uid). */
 const USER_NAME = /^(?:[a-zA-Z_][a-zA-Z0-9_.-]{0,30}\$?|\d+)$/;
 
-export interface UnitOptions {
+interface UnitOptions {
   user: string;
   home: string;
   node: string;

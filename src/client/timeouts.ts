@@ -14,7 +14,7 @@ export const LIVENESS_MS = 10_000;
 export const PING_INTERVAL_MS = 1000;
 /** The WebSocket handshake, from connect to upgrade. */
 export const HANDSHAKE_TIMEOUT_MS = 5000;
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
 
 /** Milliseconds from a --timeout or SUPERVISOR_TIMEOUT value (0: no limit); throws INVALID_REQUEST. */
 export function requestTimeoutSetting(value: string | undefined, source: string): number {

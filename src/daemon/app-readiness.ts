@@ -7,7 +7,7 @@
  */
 import type { ProcessStatus } from '../shared/protocol.js';
 
-export interface WaitingProcess {
+interface WaitingProcess {
   app: string;
   id: number;
   status: ProcessStatus;
@@ -30,7 +30,7 @@ export interface ReadinessReport {
 }
 
 /** What readiness needs to see of the registry. */
-export interface ReadinessSource {
+interface ReadinessSource {
   readonly apps: ReadonlyMap<string, { readonly name: string; readonly slots: readonly ReadinessSlot[] }>;
 }
 

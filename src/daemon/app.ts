@@ -31,7 +31,7 @@ import { sameSpec } from '../shared/app-spec-compare.js';
 export const SETTLE_MS = 2000;
 
 /** The log side of an app, as the lifecycle code uses it. */
-export type AppLogsLike = Pick<AppLogs, 'sinkFor' | 'note' | 'flush' | 'close' | 'reopen' | 'describe'>;
+export type AppLogsLike = Pick<AppLogs, 'sinkFor' | 'note' | 'flush' | 'close' | 'describe' | 'pacing'>;
 
 export interface AppContext {
   logDir: string;
@@ -154,8 +154,9 @@ export class App implements SlotHost {
     return this.ops.run('stop', () => this.#stopSlots(this.#stillHere(slots)));
   }
 
-  restart(slots: readonly Slot[] = this.slots): Promise<void> {
-    return this.ops.run('restart', async (signal) => {
+  /** `as: 'cron'` for a cron_restart tick, which the queue skips unless the app is idle (RULES in operations.ts). */
+  restart(slots: readonly Slot[] = this.slots, as: 'restart' | 'cron' = 'restart'): Promise<void> {
+    return this.ops.run(as, async (signal) => {
       const mine = this.#stillHere(slots);
       await Promise.all(mine.map((slot) => slot.hold(() => slot.restart())));
       checkAborted(signal);
@@ -177,8 +178,8 @@ export class App implements SlotHost {
     });
   }
 
-  reload(slots: readonly Slot[] = this.slots): Promise<void> {
-    return this.ops.run('reload', async (signal) => {
+  reload(slots: readonly Slot[] = this.slots, as: 'reload' | 'cron' = 'reload'): Promise<void> {
+    return this.ops.run(as, async (signal) => {
       await this.#replaceAll(slots, signal);
       this.reloads += 1;
       await this.#settle(this.#stillHere(slots), signal);
@@ -223,7 +224,6 @@ export class App implements SlotHost {
   update(spec: AppSpec, how: 'reload' | 'restart'): Promise<boolean> {
     return this.ops.run('update', async (signal) => {
       const before = this.spec;
-      const logsBefore = this.logs;
       const changed = !sameSpec({ ...before, instances: 0 }, { ...spec, instances: 0 });
       if (changed) {
         this.spec = { ...spec, instances: this.slots.length };
@@ -232,8 +232,6 @@ export class App implements SlotHost {
       if (how === 'reload' && before.mode === 'cluster' && spec.mode === 'cluster') await this.#replaceAll(this.slots, signal);
       else await Promise.all(this.#stillHere(this.slots).map((slot) => slot.hold(() => slot.restart())));
       if (spec.mode !== 'cluster') this.closeSockets();
-      // New log options: the replaced processes wrote to the old files until they went.
-      if (this.logs !== logsBefore) void logsBefore.close();
       checkAborted(signal);
       for (const slot of this.slots) if (!slot.wanted) slot.start();
       await this.#resize(spec.instances, signal);
@@ -265,7 +263,12 @@ export class App implements SlotHost {
 
   #specChanged(before: AppSpec): void {
     for (const slot of this.slots) slot.specChanged();
-    if (JSON.stringify(before.logs) !== JSON.stringify(this.spec.logs)) this.logs = this.#createLogs(this.spec);
+    if (JSON.stringify(before.logs) !== JSON.stringify(this.spec.logs)) {
+      // The old logs close once the processes still writing to them are gone, whether the
+      // update completes, fails or is aborted.
+      void this.logs.close();
+      this.logs = this.#createLogs(this.spec);
+    }
     if (before.maxMemoryRestart !== this.spec.maxMemoryRestart) {
       this.#memoryGuard?.stop();
       this.#memoryGuard = null;
@@ -276,6 +279,16 @@ export class App implements SlotHost {
     }
     this.#triggers.sync();
     this.context.changed();
+  }
+
+  /** pm2's `restart|stop --watch`: watch these paths from now on (none: off); processes are left alone. */
+  setWatch(watch: string[]): Promise<void> {
+    return this.ops.run('watch', async () => {
+      if (JSON.stringify(watch) === JSON.stringify(this.spec.watch)) return;
+      const before = this.spec;
+      this.spec = { ...this.spec, watch };
+      this.#specChanged(before);
+    });
   }
 
   /**
@@ -379,6 +392,7 @@ export class App implements SlotHost {
       () => this.slots,
       (slot) => this.replaceOne(slot),
       (slot, text) => this.logs.note(slot.id, text),
+      { clock: this.clock },
     );
   }
 
@@ -526,6 +540,6 @@ export class App implements SlotHost {
     if (failed && !listeners.some((l) => l.address === failed.address)) {
       listeners.push({ address: failed.address, error: `${failed.error.code} ${failed.error.message}`, queued: 0, dropped: 0 });
     }
-    return { name: this.name, spec: this.spec, listeners, processes, logs: this.logs.describe(), triggers: this.#triggers.describe() };
+    return { name: this.name, spec: this.spec, listeners, processes, logs: this.logs.describe(), logPacing: this.logs.pacing(), triggers: this.#triggers.describe() };
   }
 }

@@ -19,7 +19,7 @@ import { CLOSE_NORMAL, WebSocketEndpoint, type Peer, type PeerHandlers } from '.
 /** Subscriptions one connection may hold (the CLI and the API use one or two). */
 const MAX_SUBSCRIPTIONS = 16;
 
-export type ConnectionContext = Omit<HandlerContext, 'connection'>;
+type ConnectionContext = Omit<HandlerContext, 'connection'>;
 
 export class ControlServer {
   readonly #endpoint: WebSocketEndpoint;

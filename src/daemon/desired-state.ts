@@ -23,15 +23,15 @@ import type { Registry } from './registry.js';
 import { signalGroup } from './signals.js';
 import { isoTime } from '../shared/iso-time.js';
 
-export const STATE_VERSION = 1;
+const STATE_VERSION = 1;
 
-export interface SavedProcess {
+interface SavedProcess {
   pid: number;
   /** Field 22 of /proc/<pid>/stat: tells this process from a later one with the same pid. */
   startTime: string;
 }
 
-export interface SavedSlot {
+interface SavedSlot {
   id: number;
   instance: number;
   /** A command wants it running (it may be waiting for a crash restart). */
@@ -39,7 +39,7 @@ export interface SavedSlot {
   processes: SavedProcess[];
 }
 
-export interface SavedApp {
+interface SavedApp {
   spec: AppSpec;
   slots: SavedSlot[];
 }
@@ -56,7 +56,7 @@ export interface DesiredState {
 /** Kernel start times of the processes we started, read once per process. */
 const startTimes = new WeakMap<ManagedProcess, string | null>();
 
-export function processStartTime(pid: number): string | null {
+function processStartTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces and parentheses); starttime is field 22.

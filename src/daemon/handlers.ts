@@ -20,6 +20,8 @@ export interface HandlerContext {
   info(): DaemonInfo;
   /** A notice for the next client (e.g. apps restored after a crash), given out once. */
   takeNotice(): string | null;
+  /** Reopens every log file once (`reload-logs`, as SIGUSR2 does); resolves to how many. */
+  reopenLogs(): Promise<number>;
   /** Stop every app, then the daemon (after the reply has gone out). */
   shutdown(): void;
   /** The connection the request came on, for subscriptions. */
@@ -139,11 +141,7 @@ export const handlers: HandlerMap = {
     return { files };
   },
 
-  'reload-logs': async (_params, ctx) => {
-    let files = 0;
-    for (const app of ctx.registry.apps.values()) files += await app.logs.reopen();
-    return { files };
-  },
+  'reload-logs': async (_params, ctx) => ({ files: await ctx.reopenLogs() }),
 
   save: async (_params, ctx) => {
     const specs = [...ctx.registry.apps.values()].map((app) => app.spec);
@@ -200,6 +198,18 @@ export const handlers: HandlerMap = {
     const stopped = ctx.registry.allInfo().filter((row) => row.status !== 'stopped').length;
     ctx.shutdown();
     return { stopped };
+  },
+
+  watch: async ({ target, watch }, ctx) => {
+    // `watch` belongs to the app: a process id or a namespace selects the apps it names.
+    const apps = [...new Set(ctx.registry.select(target).map(({ app }) => app))];
+    const result: Result<'watch'> = [];
+    for (const app of apps) {
+      const watching = watch === 'toggle' && app.spec.watch.length === 0;
+      await app.setWatch(watching ? ['.'] : []);
+      result.push({ name: app.name, watching });
+    }
+    return result;
   },
 };
 

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { sha256Hex } from '../shared/sha256.js';
 
-export interface HomeLock {
+interface HomeLock {
   release(): void;
 }
 

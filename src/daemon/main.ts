@@ -24,10 +24,10 @@ const CLI = fileURLToPath(new URL('../../bin/supervisor.js', import.meta.url));
  * listen_timeouts set very long. It is below systemd's default TimeoutStartSec (90 s), so a
  * slow app never makes systemd kill every other app with the unit.
  */
-export const READY_LIMIT_MS = 60_000;
+const READY_LIMIT_MS = 60_000;
 const READY_POLL_MS = 100;
 
-export interface MainOptions {
+interface MainOptions {
   foreground: boolean;
   /** A config file or script whose apps the daemon starts instead of resurrecting dump.json. */
   start?: string;

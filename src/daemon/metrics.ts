@@ -27,7 +27,7 @@ export async function withMetrics(registry: Registry, rows: ProcessInfo[]): Prom
   });
 }
 
-async function sampleUsage(pids: number[]): Promise<Record<number, { cpu: number; memory: number }>> {
+export async function sampleUsage(pids: number[]): Promise<Record<number, { cpu: number; memory: number }>> {
   if (pids.length === 0) return {};
   const out: Record<number, { cpu: number; memory: number }> = {};
   // One call for all: pidusage reads the system's clock tick and uptime once per call (and on

@@ -9,8 +9,9 @@
  *   cancelled, since it was asked for before the stop. They run next.
  * - `reload` and `update` are exclusive: a second one while one runs or waits is refused
  *   (CONFLICT) rather than run twice.
- * - `replace` (the memory guard's) runs only when nothing else runs or waits; otherwise it is
- *   skipped, and the guard tries again at its next check.
+ * - `replace` (the memory guard's) and `cron` (a cron_restart tick's reload or restart) run
+ *   only when nothing else runs or waits; otherwise they are skipped: the guard tries again at
+ *   its next check, and the next tick comes anyway.
  * - after a `delete` is accepted, everything later is refused: the app is going away.
  * - anything else waits its turn; at most MAX_WAITING operations wait per app.
  *
@@ -20,7 +21,7 @@
  */
 import { SupervisorError } from '../shared/errors.js';
 
-export type OperationKind = 'start' | 'stop' | 'restart' | 'reload' | 'delete' | 'remove' | 'scale' | 'update' | 'replace' | 'reset';
+type OperationKind = 'start' | 'stop' | 'restart' | 'reload' | 'delete' | 'remove' | 'scale' | 'update' | 'replace' | 'reset' | 'cron' | 'watch';
 
 interface KindRules {
   /** A later stop or delete may abort it; it must then clean up what it started. */
@@ -44,13 +45,17 @@ const RULES: Record<OperationKind, KindRules> = {
   update: { abortable: true, supersedes: false, exclusive: true, whenIdle: false },
   scale: { abortable: true, supersedes: false, exclusive: false, whenIdle: false },
   replace: { abortable: true, supersedes: false, exclusive: false, whenIdle: true },
+  /** cron_restart's reload (cluster) or restart (fork): a tick that finds the app busy is skipped, the next comes anyway. */
+  cron: { abortable: true, supersedes: false, exclusive: false, whenIdle: true },
   reset: { abortable: false, supersedes: false, exclusive: false, whenIdle: false },
+  /** `restart|stop --watch`: a new watch list, nothing else. */
+  watch: { abortable: false, supersedes: false, exclusive: false, whenIdle: false },
 };
 
 /** Operations that may wait behind the running one, per app. */
 export const MAX_WAITING = 16;
 
-export type OperationBody<T> = (signal: AbortSignal) => Promise<T>;
+type OperationBody<T> = (signal: AbortSignal) => Promise<T>;
 
 interface Entry {
   kind: OperationKind;
@@ -61,7 +66,7 @@ interface Entry {
 }
 
 /** Why an operation was aborted or cancelled: the message the caller's command prints. */
-export class Superseded extends SupervisorError {
+class Superseded extends SupervisorError {
   constructor(what: string, by: OperationKind) {
     super('CONFLICT', `${what} was cancelled: a ${by} of the same app came after it`);
   }
@@ -100,14 +105,19 @@ export class OperationQueue {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
+  /** Whether an operation of this kind arriving now would be skipped (its rule: only when idle). */
+  skips(kind: OperationKind): boolean {
+    return RULES[kind].whenIdle && !this.idle;
+  }
+
   /**
-   * Runs `body` when its turn comes. Resolves with its result, or `null` for a `replace` that
-   * was skipped; rejects with CONFLICT when refused or superseded.
+   * Runs `body` when its turn comes. Resolves with its result, or `null` for a `replace` or
+   * `cron` that was skipped; rejects with CONFLICT when refused or superseded.
    */
   run<T>(kind: OperationKind, body: OperationBody<T>): Promise<T> {
     const rules = RULES[kind];
     if (this.#deleting) return Promise.reject(new SupervisorError('CONFLICT', `app "${this.name}" is being deleted`));
-    if (rules.whenIdle && !this.idle) return Promise.resolve(null as T);
+    if (this.skips(kind)) return Promise.resolve(null as T);
     if (rules.exclusive && (this.#running?.kind === kind || this.#waiting.some((e) => e.kind === kind))) {
       return Promise.reject(new SupervisorError('CONFLICT', `a ${kind} of "${this.name}" is already in progress`));
     }

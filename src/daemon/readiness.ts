@@ -21,7 +21,7 @@ export type ReadinessRule =
   | { kind: 'running'; minUptimeMs: number; timeoutMs: number }
   | { kind: 'listening'; keys: ReadonlySet<string>; timeoutMs: number };
 
-export type ReadinessOutcome = 'ready' | 'timeout' | 'exit';
+type ReadinessOutcome = 'ready' | 'timeout' | 'exit';
 
 export class Readiness {
   readonly outcome: Promise<ReadinessOutcome>;
@@ -29,7 +29,7 @@ export class Readiness {
   readonly #timers: Timer[] = [];
 
   constructor(
-    private readonly process: ManagedProcess,
+    process: ManagedProcess,
     /** The addresses the process listens on through the daemon so far. */
     private readonly listeningOn: () => Iterable<string>,
     private readonly rule: ReadinessRule,

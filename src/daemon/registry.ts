@@ -24,12 +24,12 @@ export interface Selection {
 }
 
 /** An app to create: its spec, and the slots it had when restoring after a daemon crash. */
-export interface NewApp {
+interface NewApp {
   spec: AppSpec;
   slots?: readonly { id: number; instance: number }[];
 }
 
-export interface RegistryOptions extends Pick<AppContext, 'logDir' | 'runtimeUrl' | 'bus' | 'spawn' | 'createLogs' | 'logService' | 'processStarted'> {
+interface RegistryOptions extends Pick<AppContext, 'logDir' | 'runtimeUrl' | 'bus' | 'spawn' | 'createLogs' | 'logService' | 'processStarted'> {
   clock?: Clock;
   /** Something the desired state records changed. */
   changed?(): void;

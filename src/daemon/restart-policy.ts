@@ -39,7 +39,7 @@ export type RestartDecision =
   | { kind: 'give-up'; reason: string };
 
 /** Jitter source: a number in [0, 1). */
-export type Random = () => number;
+type Random = () => number;
 
 export const DEFAULT_CRASH_WINDOW_MS = 60_000;
 

@@ -17,9 +17,9 @@ import type { ManagedProcess, WorkerExit } from './managed-process.js';
 /** How long a worker may take to acknowledge `drain` before it counts as unresponsive. */
 export const DRAIN_ACK_MS = 2000;
 /** Slack on top of a process's own budget: the SIGKILL grace and the bookkeeping around it. */
-export const STOP_MARGIN_MS = 6000;
+const STOP_MARGIN_MS = 6000;
 
-export type StopBudgetSpec = Pick<AppSpec, 'drainTimeoutMs' | 'killTimeoutMs' | 'mode'>;
+type StopBudgetSpec = Pick<AppSpec, 'drainTimeoutMs' | 'killTimeoutMs' | 'mode'>;
 
 /** The longest a stop of one process of this app can take. */
 export function stopBudgetMs(spec: StopBudgetSpec): number {
@@ -27,7 +27,7 @@ export function stopBudgetMs(spec: StopBudgetSpec): number {
   return drain + spec.killTimeoutMs + STOP_MARGIN_MS;
 }
 
-export interface RetireOptions {
+interface RetireOptions {
   /** It listens through the daemon, so it has connections to finish. */
   serves: boolean;
   /** It is draining already (an uncaught exception): only wait for it. */

@@ -10,7 +10,7 @@ import { SupervisorError } from '../shared/errors.js';
 import { controlLimitsSetting } from '../shared/control-limits.js';
 import { handOffWindowSetting } from '../shared/handoff-window.js';
 import { metricsAddressSetting } from '../shared/metrics-address.js';
-import { rotationFromEnv } from '../shared/log-options.js';
+import { logDefaultsFromEnv } from '../shared/log-options.js';
 import { homePaths } from '../shared/paths.js';
 import { PROTOCOL_VERSION, type DaemonInfo } from '../shared/protocol.js';
 import { ControlServer } from './control-server.js';
@@ -18,7 +18,7 @@ import { EventBus } from './events.js';
 import { acquireHomeLock } from './lock.js';
 import type { ObservabilityEndpoint } from './observability/http-endpoint.js';
 import { appReadiness, daemonNotReady, type DaemonPhase, type ReadinessReport } from './app-readiness.js';
-import { LogService } from './logs.js';
+import { LogService, supervisedPids } from './logs.js';
 import { MessageRouting, routerLoader } from './message-routing.js';
 import { Registry } from './registry.js';
 import { DesiredStateStore, loadDesiredState, snapshot, stopLeftovers, type DesiredState } from './desired-state.js';
@@ -70,7 +70,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   handOffWindowSetting(process.env);
   const controlLimits = controlLimitsSetting(process.env);
   const metricsAddress = metricsAddressSetting(process.env);
-  const rotation = rotationFromEnv(process.env);
+  const logDefaults = logDefaultsFromEnv(process.env);
   const loadRouter = await routerLoader();
   const paths = homePaths(options.home);
   const log = options.log ?? ((line: string) => process.stderr.write(`${isoTime()} ${line}\n`));
@@ -84,7 +84,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   await rm(paths.socket, { force: true });
   const startedAt = Date.now();
   const bus = new EventBus();
-  const logService = new LogService({ logDir: paths.logDir, bus, log, rotation });
+  const logService: LogService = new LogService({ logDir: paths.logDir, bus, log, defaults: logDefaults, processes: () => supervisedPids(registry.apps.values()) });
   const desired: { store: DesiredStateStore | null } = { store: null };
   const registry = new Registry({
     logDir: paths.logDir,
@@ -150,7 +150,10 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
           startedAt,
           // The control server opens after the endpoint (so a taken metrics port undoes nothing).
           controlConnections: () => controlServer?.openConnections ?? 0,
+          control: () => controlServer,
           logLinesDropped: () => logService.linesDropped,
+          logBytesWritten: () => logService.bytesWritten,
+          logOpenFiles: () => logService.openFiles,
         },
       });
     } catch (error) {
@@ -193,6 +196,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
         notice = null;
         return once;
       },
+      reopenLogs: () => logService.reopenAll(),
       shutdown: () => setImmediate(() => void stop()),
     },
     bus,

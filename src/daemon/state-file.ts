@@ -11,7 +11,7 @@ import { isRecord } from '../shared/validate.js';
 import { writeFileAtomically } from './atomic-file.js';
 import { isoTime } from '../shared/iso-time.js';
 
-export const DUMP_VERSION = 1;
+const DUMP_VERSION = 1;
 
 interface DumpFile {
   version: typeof DUMP_VERSION;

@@ -19,7 +19,7 @@ const SIGKILL_GRACE_MS = 5000;
 
 export type { ProcessIdentity, WorkerExit };
 
-export interface SpawnOptions {
+interface SpawnOptions {
   spec: AppSpec;
   identity: ProcessIdentity;
   runtimeUrl: string;
@@ -265,7 +265,7 @@ interface CommandLine {
   ipc: boolean;
 }
 
-export function commandLine(spec: AppSpec, runtimeUrl: string): CommandLine {
+function commandLine(spec: AppSpec, runtimeUrl: string): CommandLine {
   switch (spec.interpreter) {
     case 'node':
       return {

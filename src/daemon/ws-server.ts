@@ -20,9 +20,9 @@ const CLOSE_GRACE_MS = 2000;
 
 /** Close codes (RFC 6455 section 7.4.1). */
 export const CLOSE_NORMAL = 1000;
-export const CLOSE_GOING_AWAY = 1001;
-export const CLOSE_POLICY = 1008;
-export const CLOSE_TRY_AGAIN_LATER = 1013;
+const CLOSE_GOING_AWAY = 1001;
+const CLOSE_POLICY = 1008;
+const CLOSE_TRY_AGAIN_LATER = 1013;
 
 export interface Peer {
   /** It has left more than outboundSoftBytes unread: what can be dropped should be. */
@@ -40,7 +40,7 @@ export interface PeerHandlers {
   onClose(): void;
 }
 
-export interface EndpointStats {
+interface EndpointStats {
   /** Connections open now, handshaking ones included. */
   open: number;
   /** Refused because maxConnections were open. */

@@ -16,10 +16,28 @@ export function hasDaemon(): boolean {
   return typeof process.send === 'function' && process.connected;
 }
 
+/**
+ * Whether this Node delivers IPC messages whose `cmd` starts with `NODE_` to 'internalMessage'
+ * (an internal route, the same in Node 20, 22 and 24). Node's own channel code listens there
+ * for its handle acknowledgements as soon as a channel is set up, so an open channel without
+ * such a listener means this Node routes them some other way.
+ */
+export function internalRouteAvailable(proc: Pick<NodeJS.Process, 'channel' | 'listenerCount'> = process): boolean {
+  return proc.channel != null && proc.listenerCount('internalMessage') > 0;
+}
+
 export function onDaemon<K extends Kind>(kind: K, handler: Handler<K>): void {
   handlers.set(kind, handler as unknown as Handler<Kind>);
   if (listening) return;
   listening = true;
+  if (!internalRouteAvailable()) {
+    // No fallback on 'message': the app's own listeners would see our messages there, and a
+    // 'message' listener keeps the channel referenced, so apps that should exit would not.
+    // Without the route the daemon's messages go unheard, and its bounded waits take over
+    // (an unacknowledged drain stops the process after 2 s): say so once, in the app's log.
+    process.stderr.write("[supervisor] this Node does not route IPC messages to 'internalMessage': drain, stats and messages between processes are off\n");
+    return;
+  }
   // 'internalMessage' is not one of the events that keep the channel referenced, so listening
   // here does not keep an app alive that would otherwise exit.
   (process as NodeJS.EventEmitter).on('internalMessage', (message: unknown) => {

@@ -28,12 +28,13 @@ interface ListenHandle {
   getAsyncId?(): number;
 }
 
-interface ServerInternals extends net.Server {
-  _handle: ListenHandle | null;
-}
-
-/** Servers listening on a socket the daemon holds, and the handle each got (until the server closes). */
-const routed = new Map<ServerInternals, { handle: ListenHandle; shared: boolean }>();
+/**
+ * Servers listening on a socket the daemon holds, and the handle each got (until the server
+ * closes). A server that listens again gets a new entry here, so "it still listens" is enough
+ * to know that the handle is its current one: the public `server.listening`, not net's
+ * internal `_handle`.
+ */
+const routed = new Map<net.Server, { handle: ListenHandle; shared: boolean }>();
 let accepting = true;
 const instrumented = new WeakSet<net.Server>();
 let acceptedOnShared = 0;
@@ -50,13 +51,13 @@ export function installClusterWorker(): boolean {
       return;
     }
     if (!(server instanceof net.Server)) return getServer.call(this, server, options, callback);
-    instrument(server as ServerInternals);
+    instrument(server);
     getServer.call(this, server, options, (errno, handle) => {
       // A real handle (a shared socket, balance 'os') has an async id; Node's stand-in does not.
-      if (!errno && handle) routed.set(server as ServerInternals, { handle, shared: typeof handle.getAsyncId === 'function' });
+      if (!errno && handle) routed.set(server, { handle, shared: typeof handle.getAsyncId === 'function' });
       callback(errno, handle);
       // Listened while draining: it takes nothing new either.
-      if (!accepting && handle && (server as ServerInternals)._handle === handle) handle.close();
+      if (!accepting && handle && server.listening) handle.close();
     });
   };
   return true;
@@ -77,11 +78,11 @@ export function stopAccepting(): void {
   if (!accepting) return;
   accepting = false;
   for (const [server, { handle }] of routed) {
-    if (server._handle === handle) handle.close();
+    if (server.listening) handle.close();
   }
 }
 
-function instrument(server: ServerInternals): void {
+function instrument(server: net.Server): void {
   if (instrumented.has(server)) return;
   instrumented.add(server);
   const isHttp = server instanceof http.Server || server instanceof https.Server;

@@ -59,7 +59,7 @@ export function installModuleResolution(entry: string | undefined = process.argv
 }
 
 /** Whether Node will run this script as an ES module: by extension, package type, or syntax. */
-export function isEsmEntry(script: string): boolean {
+function isEsmEntry(script: string): boolean {
   const ext = extname(script);
   if (ext === '.mjs' || ext === '.mts') return true;
   if (ext === '.cjs' || ext === '.cts') return false;

@@ -27,7 +27,7 @@ export type BalanceStrategy = (typeof BALANCE_STRATEGIES)[number];
 
 import { DEFAULT_LOG_SPEC, type LogConfig, type LogSpec } from './log-options.js';
 
-export const DAY_MS = 86_400_000;
+const DAY_MS = 86_400_000;
 export const MAX_INSTANCES = 1024;
 
 /**
@@ -284,7 +284,7 @@ export const APP_OPTIONS = {
     type: 'see the log options below',
     defaultText: 'files in `$SUPERVISOR_HOME/logs`, rotated at 10 MiB, 4 kept',
     derived: true,
-    doc: 'where output goes, how lines are stamped, how files rotate ([LOGS.md](LOGS.md)); set with pm2\'s keys `out_file`, `error_file`, `log_file`, `merge_logs`, `log_date_format`, `time`, `log_type` and `log_max_size`, `log_retain`, `log_compress`',
+    doc: 'where output goes, how lines are stamped, how files rotate ([LOGS.md](LOGS.md)); set with pm2\'s keys `out_file`, `error_file`, `log_file`, `merge_logs`, `log_date_format`, `time`, `log_type` and `log_max_size`, `log_retain`, `log_compress`, `log_pace_rate`',
   }, DEFAULT_LOG_SPEC),
   namespace: textOr({ pm2: 'namespace', cli: '--namespace', defaultText: '`default`', doc: 'a group name: commands that take an app (`stop`, `restart`, `reload`, `delete`, `reset`, `start`...) take it too and act on all of its apps; an app of that name wins' }, 'default'),
 } as const satisfies Record<string, OptionDef>;

@@ -7,9 +7,9 @@ import { boolean, integer, invalid, oneOf, record, string, stringArray, stringMa
 export { MAX_INSTANCES };
 
 /** Bounds on what cron_restart and watch make the daemon hold (one watcher per path). */
-export const MAX_CRON_LENGTH = 256;
-export const MAX_WATCH_PATHS = 64;
-export const MAX_IGNORE_WATCH = 256;
+const MAX_CRON_LENGTH = 256;
+const MAX_WATCH_PATHS = 64;
+const MAX_IGNORE_WATCH = 256;
 
 /** Names appear in file names and on the command line next to numeric ids. */
 const NAME_PATTERN = /^(?![0-9]+$)[A-Za-z0-9_.@-][A-Za-z0-9_.@ -]{0,99}$/;

@@ -10,7 +10,7 @@ import { accessSync, constants, readFileSync, realpathSync, statSync } from 'nod
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-export interface FoundCommand {
+interface FoundCommand {
   /** Absolute path of the executable file. */
   path: string;
   /** Found through PATH, so the daemon's spawn (which searches the app's PATH) finds it too. */
@@ -52,7 +52,7 @@ export const findCommand: CommandFinder = (command, { cwd, env }) => {
 };
 
 /** The executable `command` names on PATH alone, as spawn finds it. Relative entries are skipped. */
-export function findOnPath(command: string, env: Record<string, string>): string | null {
+function findOnPath(command: string, env: Record<string, string>): string | null {
   for (const dir of (env['PATH'] ?? '').split(delimiter)) {
     if (dir.length === 0 || !isAbsolute(dir)) continue;
     const candidate = join(dir, command);

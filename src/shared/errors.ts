@@ -2,7 +2,7 @@
  * Error codes that cross the control socket. The CLI maps each to an exit status, so a script
  * can tell "no such app" from "daemon unreachable" without parsing messages.
  */
-export const ERROR_CODES = [
+const ERROR_CODES = [
   'NOT_FOUND',
   'CONFLICT',
   'INVALID_REQUEST',

@@ -13,10 +13,11 @@ import { boolean, integer, invalid, oneOf, record, string } from './validate.js'
  * Rotation defaults: an app's two streams each keep a current file of at most 10 MiB and 4
  * rotated ones, so one app's logs stay within 2 x 5 x 10 MiB = 100 MiB on disk.
  */
-export const LOG_DEFAULTS = {
+export const LOG_DEFAULTS: LogDefaults = {
   maxSize: 10 * 1024 * 1024,
   retain: 4,
   compress: false,
+  paceRate: 8 * 1024 * 1024,
 };
 
 /** Rotation below this would spend more on renames than on writing. */
@@ -30,6 +31,15 @@ export interface RotationSettings {
   retain: number;
   /** Gzip rotated files. */
   compress: boolean;
+}
+
+/**
+ * The daemon-wide defaults an app's own log options override: rotation, and the rate its logs
+ * are paced to while other apps wait for CPU (docs/LOGS.md, "The neighbours").
+ */
+export interface LogDefaults extends RotationSettings {
+  /** Bytes per second; 0 never paces. */
+  paceRate: number;
 }
 
 /** Bytes from an integer or a string such as "10M", "512K", "1G" (binary units, any case, optional B). */
@@ -49,6 +59,21 @@ export function checkMaxSize(bytes: number | null): string | null {
   return null;
 }
 
+/** Pacing below one pipe read per second would be a stall, not a pace. */
+const MIN_LOG_PACE_RATE = 64 * 1024;
+
+/** Bytes per second from a size, optionally written as a rate: "8M", "8M/s", "512K/s". */
+export function parseRate(value: unknown): number | null {
+  return parseSize(typeof value === 'string' ? value.trim().replace(/\/s$/i, '') : value);
+}
+
+/** Checks a pace rate: 0 (never pace) or at least MIN_LOG_PACE_RATE. Returns a reason when bad. */
+export function checkPaceRate(bytes: number | null): string | null {
+  if (bytes === null) return 'must be a rate such as "8M" (bytes per second), or 0 to never pace';
+  if (bytes !== 0 && bytes < MIN_LOG_PACE_RATE) return 'must be 0 (never pace) or at least 64K';
+  return null;
+}
+
 export function checkRetain(value: unknown): string | null {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_LOG_RETAIN) return `must be a whole number from 0 to ${MAX_LOG_RETAIN}`;
@@ -56,11 +81,12 @@ export function checkRetain(value: unknown): string | null {
 }
 
 /**
- * Daemon-wide rotation defaults from the daemon's environment (SUPERVISOR_LOG_MAX_SIZE,
- * SUPERVISOR_LOG_RETAIN, SUPERVISOR_LOG_COMPRESS=1). Throws INVALID_REQUEST naming the
- * variable for a bad value, so no daemon starts with a setting it would have to guess.
+ * Daemon-wide log defaults from the daemon's environment (SUPERVISOR_LOG_MAX_SIZE,
+ * SUPERVISOR_LOG_RETAIN, SUPERVISOR_LOG_COMPRESS=1, SUPERVISOR_LOG_PACE_RATE). Throws
+ * INVALID_REQUEST naming the variable for a bad value, so no daemon starts with a setting it
+ * would have to guess.
  */
-export function rotationFromEnv(env: NodeJS.ProcessEnv): RotationSettings {
+export function logDefaultsFromEnv(env: NodeJS.ProcessEnv): LogDefaults {
   const settings = { ...LOG_DEFAULTS };
   const size = env['SUPERVISOR_LOG_MAX_SIZE'];
   if (size !== undefined && size !== '') {
@@ -79,6 +105,13 @@ export function rotationFromEnv(env: NodeJS.ProcessEnv): RotationSettings {
   if (compress !== undefined && compress !== '') {
     if (!['0', '1', 'true', 'false'].includes(compress)) throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_LOG_COMPRESS must be 1, 0, true or false (got "${compress}")`);
     settings.compress = compress === '1' || compress === 'true';
+  }
+  const pace = env['SUPERVISOR_LOG_PACE_RATE'];
+  if (pace !== undefined && pace !== '') {
+    const bytes = parseRate(pace);
+    const problem = checkPaceRate(bytes);
+    if (problem) throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_LOG_PACE_RATE ${problem} (got "${pace}")`);
+    settings.paceRate = bytes as number;
   }
   return settings;
 }
@@ -104,6 +137,7 @@ export interface LogConfig {
   log_max_size?: number | string;
   log_retain?: number | string;
   log_compress?: boolean;
+  log_pace_rate?: number | string;
 }
 
 /**
@@ -121,6 +155,7 @@ export const LOG_OPTIONS = [
   { key: 'log_max_size', aliases: [], cli: undefined, type: 'size', defaultText: '10M (`SUPERVISOR_LOG_MAX_SIZE`)', doc: 'rotate a file when it reaches this; 0 never rotates' },
   { key: 'log_retain', aliases: [], cli: undefined, type: 'integer, 0 to 1000', defaultText: '4 (`SUPERVISOR_LOG_RETAIN`)', doc: 'rotated files kept per log file' },
   { key: 'log_compress', aliases: [], cli: undefined, type: 'boolean', defaultText: 'false (`SUPERVISOR_LOG_COMPRESS`)', doc: 'gzip rotated files' },
+  { key: 'log_pace_rate', aliases: [], cli: undefined, type: 'bytes per second', defaultText: '8M (`SUPERVISOR_LOG_PACE_RATE`)', doc: 'while processes of other apps wait for CPU, logs faster than this are read at this rate (the app waits in `write()`; no line is lost); 0 never paces' },
 ] as const satisfies readonly { key: keyof LogConfig; aliases: readonly (keyof LogConfig)[]; cli: string | undefined; type: string; defaultText: string; doc: string }[];
 
 /** DISCARD as a file: nothing is written, and a stream with nowhere else to go is not even read. */
@@ -144,6 +179,8 @@ export interface LogSpec {
   maxSize: number | null;
   retain: number | null;
   compress: boolean | null;
+  /** Bytes per second the app's logs are paced to under CPU contention; 0 never; null takes the daemon's default. */
+  paceRate: number | null;
 }
 
 export const DEFAULT_LOG_SPEC: LogSpec = {
@@ -156,6 +193,7 @@ export const DEFAULT_LOG_SPEC: LogSpec = {
   maxSize: null,
   retain: null,
   compress: null,
+  paceRate: null,
 };
 
 /** Checks a LogSpec that came over the wire (or from a saved file; absent means the defaults). */
@@ -181,6 +219,10 @@ export function validateLogSpec(value: unknown, field: string): LogSpec {
   const maxSize = v['maxSize'] === null ? null : integer(v['maxSize'], f('maxSize'), 0, Number.MAX_SAFE_INTEGER);
   const sizeProblem = maxSize === null ? null : checkMaxSize(maxSize);
   if (sizeProblem) invalid(`${f('maxSize')} ${sizeProblem}`);
+  // Absent in specs saved before pacing existed: the daemon's default.
+  const paceRate = v['paceRate'] === null || v['paceRate'] === undefined ? null : integer(v['paceRate'], f('paceRate'), 0, Number.MAX_SAFE_INTEGER);
+  const paceProblem = paceRate === null ? null : checkPaceRate(paceRate);
+  if (paceProblem) invalid(`${f('paceRate')} ${paceProblem}`);
   return {
     outFile: file('outFile'),
     errFile: file('errFile'),
@@ -191,5 +233,6 @@ export function validateLogSpec(value: unknown, field: string): LogSpec {
     maxSize,
     retain: v['retain'] === null ? null : integer(v['retain'], f('retain'), 0, MAX_LOG_RETAIN),
     compress: v['compress'] === null ? null : boolean(v['compress'], f('compress')),
+    paceRate,
   };
 }

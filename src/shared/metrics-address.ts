@@ -18,10 +18,11 @@ export interface MetricsAddress {
 
 const HOST_NAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
-export function parseMetricsAddress(raw: string): MetricsAddress {
+/** `source` is what the user typed the value as (`--metrics`, or the variable): the error names it. */
+export function parseMetricsAddress(raw: string, source: '--metrics' | 'SUPERVISOR_METRICS'): MetricsAddress {
   const text = raw.trim();
   const fail = (why: string): never => {
-    throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_METRICS must be host:port or a port (e.g. 127.0.0.1:9209), not "${raw}": ${why}`);
+    throw new SupervisorError('INVALID_REQUEST', `${source} must be host:port or a port (e.g. 127.0.0.1:9209), not "${raw}": ${why}`);
   };
   let host = '127.0.0.1';
   let portText = text;
@@ -41,7 +42,7 @@ export function parseMetricsAddress(raw: string): MetricsAddress {
 /** The address the environment asks for, or null when SUPERVISOR_METRICS is unset or empty. */
 export function metricsAddressSetting(env: NodeJS.ProcessEnv): MetricsAddress | null {
   const raw = env['SUPERVISOR_METRICS'];
-  return raw === undefined || raw.trim() === '' ? null : parseMetricsAddress(raw);
+  return raw === undefined || raw.trim() === '' ? null : parseMetricsAddress(raw, 'SUPERVISOR_METRICS');
 }
 
 export function formatMetricsAddress(address: MetricsAddress): string {

@@ -57,6 +57,7 @@ const PARAM_CHECKERS: { [M in Method]: ParamChecker<M> } = {
   }),
   kill: none,
   check: none,
+  watch: (p) => ({ ...target(p), watch: oneOf(p['watch'], 'params.watch', ['toggle', 'off'] as const) }),
   update: (p) => {
     const apps = p['apps'];
     if (!Array.isArray(apps) || apps.length === 0) invalid('params.apps must be a non-empty array');

@@ -106,6 +106,12 @@ export interface AppDescription {
   listeners: ListenerDescription[];
   processes: ProcessDescription[];
   logs: LogFileDescription[];
+  /**
+   * Whether the app's logs are paced now (read at `rate` bytes/s while other apps wait for
+   * CPU; docs/LOGS.md) and for how long in total since the daemon started. Absent from daemons
+   * older than pacing.
+   */
+  logPacing?: { rate: number; paced: boolean; pacedMs: number };
   /** cron_restart and watch, as armed now (absent from daemons older than them). */
   triggers?: TriggerDescription;
 }
@@ -184,6 +190,12 @@ export interface Methods {
   update: { params: { apps: AppSpec[]; how: 'reload' | 'restart' }; result: UpdateResult };
   /** The daemon's internal consistency check (every process accounted for, states coherent). */
   check: { params: NoParams; result: { problems: string[] } };
+  /**
+   * pm2's `restart|stop <target> --watch`: `toggle` turns each selected app's `watch` on (its
+   * cwd) when it is off and off when it is on; `off` turns it off. The spec keeps the change
+   * (state.json, save). Processes are left alone: the CLI restarts or stops them next.
+   */
+  watch: { params: { target: Target; watch: 'toggle' | 'off' }; result: { name: string; watching: boolean }[] };
 }
 export type Method = keyof Methods;
 export type Params<M extends Method> = Methods[M]['params'];

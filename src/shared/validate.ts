@@ -6,7 +6,7 @@ import { SupervisorError } from './errors.js';
  * so that one bad field gives one clear line.
  */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type Record_ = Record<string, unknown>;
+type Record_ = Record<string, unknown>;
 
 export function invalid(message: string): never {
   throw new SupervisorError('INVALID_REQUEST', message);

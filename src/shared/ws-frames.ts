@@ -49,7 +49,7 @@ export function encodeFrame(opcode: number, payload: Buffer, masked: boolean): B
   return frame;
 }
 
-export type DecodedMessage =
+type DecodedMessage =
   | { kind: 'text'; text: string }
   | { kind: 'binary' }
   | { kind: 'ping'; payload: Buffer }

@@ -1,12 +1,13 @@
 /**
  * Logs end to end, with real files, real pipes and real disks: rotation under a flood,
  * backpressure on a slow sink, a full disk and its recovery, external rotation with
- * reload-logs and SIGUSR2, and line-atomic merging of two workers' long lines.
+ * reload-logs and SIGUSR2, line-atomic merging of two workers' long lines, and a flood paced
+ * while another app waits for CPU.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lastLines } from '../../src/client/logs-command.js';
@@ -246,6 +247,58 @@ describe('logs', () => {
     }
     expect(counts).toEqual({ A: 150, B: 150 });
   }, 60_000);
+
+  it('a flood is paced while another app waits for CPU, loses no line, and is read at full speed once that app stops', async (context) => {
+    // Enough spinners to keep every core busy and make them wait for one another; above 8
+    // that is more load than a test should put on a machine.
+    const spinners = availableParallelism() + 1;
+    if (spinners > 8) {
+      console.warn(`skipped: ${spinners} spinning processes would be needed to make this machine's CPUs contended (at most 8)`);
+      context.skip();
+    }
+    home = await tempHome();
+    const logDir = join(home.dir, 'logs');
+    // Daemon-wide: pace to 1 MiB/s, never rotate (every line stays in one file to be counted).
+    const daemonEnv = { SUPERVISOR_LOG_PACE_RATE: '1M', SUPERVISOR_LOG_MAX_SIZE: '0' };
+    expectOk(await home.cli(['start', fixture('spin.cjs'), '--name', 'busy', '-i', String(spinners)], { env: daemonEnv }));
+    await byStatus(home, 'busy', 'online', spinners);
+    // 4 MiB/s of numbered lines, for at most 60 s.
+    expectOk(await home.cli(['start', fixture('log-flood.cjs'), '--name', 'flood'], { env: { FLOOD_RATE: String(4 * MiB), FLOOD_MS: '60000' } }));
+
+    const paced = await waitFor(async () => {
+      const pacing = (await describeApp(home as Home, 'flood')).logPacing;
+      return pacing?.paced ? pacing : null;
+    }, 'the flood to be paced', 20_000, 200);
+    expect(paced.rate).toBe(MiB);
+    const text = await home.cli(['describe', 'flood']);
+    expect(text.stdout).toMatch(/log pacing +PACED now to 1\.0mb\/s while other apps wait for CPU/);
+    // The busy app is not paced: it writes nothing.
+    expect((await describeApp(home, 'busy')).logPacing?.paced).toBe(false);
+
+    expectOk(await home.cli(['stop', 'busy']));
+    const after = await waitFor(async () => {
+      const pacing = (await describeApp(home as Home, 'flood')).logPacing;
+      return pacing && !pacing.paced ? pacing : null;
+    }, 'pacing to end once the busy app stopped', 30_000, 200);
+    expect(after.pacedMs).toBeGreaterThan(0);
+    expectOk(await home.cli(['stop', 'flood']));
+
+    const daemonLog = readFileSync(join(home.dir, 'daemon.log'), 'utf8');
+    expect(daemonLog).toMatch(/app "flood": pacing its logs to 1 MiB\/s while other apps wait for CPU/);
+    expect(daemonLog).toMatch(/app "flood": reading its logs at full speed again \(paced \d+\.\d s\)/);
+    expect(daemonLog.match(/app "flood": pacing its logs/g)?.length).toBe(daemonLog.match(/full speed again/g)?.length);
+
+    // No line lost: the numbers in the file run on without a gap.
+    const lines = (await readFile(join(logDir, 'flood-out.log'), 'utf8')).split('\n').filter((l) => l.length > 0);
+    let expected = 0;
+    for (const line of lines) {
+      const n = Number(/^flood 0 (\d+) /.exec(line)?.[1]);
+      if (n !== expected) throw new Error(`line ${expected} expected, got ${JSON.stringify(line.slice(0, 40))}`);
+      expected += 1;
+    }
+    expect(expected).toBeGreaterThan(1000);
+    expect(logOf(await describeApp(home, 'flood'), 'out').linesDropped).toBe(0);
+  }, 90_000);
 });
 
 describe("pm2's log options", () => {

@@ -140,6 +140,58 @@ describe('cron_restart and watch', () => {
     await waitFor(async () => (await rowsOf(home, 'dev')).find((row) => row.status === 'online' && row.pid !== running[0]!.pid), 'a restart once watched again', 20_000);
   });
 
+  it("pm2's habit: restart <app> --watch toggles watching (then restarts), stop <app> --watch stops and turns it off", async () => {
+    home = await tempHome();
+    const dir = await scratch();
+    await writeFile(join(dir, 'app.cjs'), 'setInterval(() => undefined, 1000);\n');
+    expectOk(await home.cli(['start', 'app.cjs', '--watch-delay', '0.2'], { cwd: dir }));
+    await byStatus(home, 'app', 'online', 1);
+    expect((await triggersOf(home, 'app')).watch).toBeNull();
+    const readyWatch = (): Promise<NonNullable<TriggerDescription['watch']>> =>
+      waitFor(async () => {
+        const w = (await triggersOf(home, 'app')).watch;
+        return w?.ready ? w : null;
+      }, 'the watcher ready');
+
+    // Off -> on: the app's cwd is watched, and the app was restarted.
+    const on = await home.cli(['restart', 'app', '--watch']);
+    expectOk(on);
+    expect(on.stderr).toContain('app: watching its cwd for changes');
+    expect((await readyWatch()).paths).toEqual([dir]);
+    expect((await describeApp(home, 'app')).spec.watch).toEqual(['.']);
+    expect(await restartsOf(home, 'app')).toBe(1);
+    const [before] = await byStatus(home, 'app', 'online', 1);
+    await writeFile(join(dir, 'data.txt'), 'changed\n');
+    await waitFor(async () => (await rowsOf(home, 'app')).find((row) => row.status === 'online' && row.pid !== before!.pid && row.restarts === 2), 'a restart by the change', 20_000);
+
+    // On -> off: no watcher, and the spec says so (saved and restored with it).
+    const off = await home.cli(['restart', 'app', '--watch']);
+    expectOk(off);
+    expect(off.stderr).toContain('app: not watching for changes');
+    expect((await triggersOf(home, 'app')).watch).toBeNull();
+    expect((await describeApp(home, 'app')).spec.watch).toEqual([]);
+    expect(await restartsOf(home, 'app')).toBe(3);
+
+    // stop --watch: stopped, and a later restart does not watch (plain stop only pauses watching).
+    expectOk(await home.cli(['restart', 'app', '--watch']));
+    await readyWatch();
+    const stopped = await home.cli(['stop', 'app', '--watch']);
+    expectOk(stopped);
+    expect((await rowsOf(home, 'app')).map((row) => row.status)).toEqual(['stopped']);
+    expect((await describeApp(home, 'app')).spec.watch).toEqual([]);
+    expectOk(await home.cli(['restart', 'app']));
+    await byStatus(home, 'app', 'online', 1);
+    expect((await triggersOf(home, 'app')).watch).toBeNull();
+
+    // Not for config files (their apps take watch from the file), and an unknown app changes nothing.
+    const file = await home.cli(['restart', join(dir, 'ecosystem.config.js'), '--watch']);
+    expect(file.code).toBe(4);
+    expect(file.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^supervisor: --watch applies to an app/)]);
+    const unknown = await home.cli(['stop', 'nope', '--watch']);
+    expect(unknown.code).toBe(2);
+    expect((await rowsOf(home, 'app')).map((row) => row.status)).toEqual(['online']);
+  });
+
   it('--watch on the command line watches the current directory and reloads a cluster app', async () => {
     home = await tempHome();
     const dir = await scratch();

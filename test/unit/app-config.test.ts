@@ -460,7 +460,7 @@ describe('toAppSpec', () => {
   });
 
   describe("pm2's log options", () => {
-    it('turn into the log spec: paths against cwd, /dev/null and NULL, time, json, rotation', () => {
+    it('turn into the log spec: paths against cwd, /dev/null and NULL, time, json, rotation, pacing', () => {
       const s = spec({
         out_file: 'logs/out.txt',
         error_file: '/dev/null',
@@ -471,6 +471,7 @@ describe('toAppSpec', () => {
         log_max_size: '1M',
         log_retain: '3',
         log_compress: true,
+        log_pace_rate: '16M/s',
       });
       expect(warnings).toEqual([]);
       expect(s.logs).toEqual({
@@ -483,6 +484,7 @@ describe('toAppSpec', () => {
         maxSize: 1024 * 1024,
         retain: 3,
         compress: true,
+        paceRate: 16 * 1024 * 1024,
       });
       expect(spec({ err_file: 'NULL', log_date_format: 'HH:mm', time: true, combine_logs: false }).logs).toMatchObject({ errFile: '/dev/null', dateFormat: 'HH:mm', mergeLogs: false });
       expect(spec({}).logs).toEqual(APP_DEFAULTS.logs);
@@ -494,6 +496,7 @@ describe('toAppSpec', () => {
       [{ log_date_format: '[oops' }, /log_date_format has an unclosed/],
       [{ log_max_size: '1K' }, /log_max_size must be 0 \(never rotate\) or at least 64K/],
       [{ log_max_size: 'big' }, /log_max_size must be a size/],
+      [{ log_pace_rate: '1K' }, /log_pace_rate must be 0 \(never pace\) or at least 64K/],
       [{ log_retain: -1 }, /log_retain must be a whole number/],
       [{ time: 'yes' }, /time must be true or false/],
       [{ error_file: 'a', err_file: 'b' }, /same option/],

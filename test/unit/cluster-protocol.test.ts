@@ -167,7 +167,9 @@ describe('a worker\'s connections in flight', () => {
     expect(refused.closed || lost.closed).toBe(false);
     expect(member.inFlight).toBe(0);
     expect(member.open).toBe(0);
+    // Two facts, one counter each: the process was offered both (handled), the socket handed off none.
     expect(sockets[0]?.handedOff).toBe(0);
+    expect(member.handled).toBe(2);
   });
 
   it('a connection still goes back to its socket after the worker left that socket', () => {

@@ -41,7 +41,7 @@ async function start(limits: Partial<ControlLimits> = {}): Promise<Harness> {
   const bus = new EventBus();
   const info = { pid: process.pid, version: 'test', protocol: PROTOCOL_VERSION, uptimeMs: 0, home: dir };
   const server = new ControlServer(
-    { registry: {} as Registry, bus, messages: new MessageRouting(new Map(), bus, () => routerModule), dumpFile: join(dir, 'dump.json'), info: () => info, takeNotice: () => null, shutdown: () => undefined },
+    { registry: {} as Registry, bus, messages: new MessageRouting(new Map(), bus, () => routerModule), dumpFile: join(dir, 'dump.json'), info: () => info, takeNotice: () => null, reopenLogs: async () => 0, shutdown: () => undefined },
     bus,
     () => undefined,
     { ...DEFAULT_CONTROL_LIMITS, ...limits },

@@ -9,7 +9,8 @@ import { FIXTURES } from '../helpers.js';
 import { APP_DEFAULTS, type AppSpec } from '../../src/shared/app-spec.js';
 import type { Clock, Timer } from '../../src/daemon/clock.js';
 import type { DistributiveOmit, ManagedProcess, ProcessEvents, ProcessIdentity, RuntimeMessage, WorkerExit } from '../../src/daemon/managed-process.js';
-import { Registry, type RegistryOptions } from '../../src/daemon/registry.js';
+import type { AppContext } from '../../src/daemon/app.js';
+import { Registry } from '../../src/daemon/registry.js';
 import { EventBus } from '../../src/daemon/events.js';
 import type { WorkerToDaemon } from '../../src/shared/worker-messages.js';
 
@@ -223,7 +224,7 @@ export interface World {
 }
 
 /** A registry whose apps spawn fake processes on a fake clock. */
-export function world(defaultScript: Script = {}, options: Pick<RegistryOptions, 'processStarted'> = {}): World {
+export function world(defaultScript: Script = {}, options: Pick<AppContext, 'processStarted'> = {}): World {
   const clock = new FakeClock();
   const bus = new EventBus();
   const spawned: FakeProcess[] = [];
@@ -246,8 +247,8 @@ export function world(defaultScript: Script = {}, options: Pick<RegistryOptions,
       sinkFor: () => ({ stdio: () => 'ignore' as const, attach: () => undefined, write: () => undefined }),
       note: (id: number, text: string) => void notes.push(`${name}/${id}: ${text}`),
       flush: async () => 0,
-      reopen: async () => 0,
       describe: () => [],
+      pacing: () => ({ rate: 0, paced: false, pacedMs: 0 }),
       close: async () => undefined,
     }),
   });

@@ -89,6 +89,29 @@ describe('the operation queue', () => {
     await running;
   });
 
+  it('skips a cron tick unless idle; one that runs is aborted by a stop, and other operations wait behind it', async () => {
+    const queue = new OperationQueue('web');
+    const running = queue.run('restart', never).catch(() => undefined);
+    let ran = false;
+    expect(queue.skips('cron')).toBe(true);
+    expect(queue.skips('restart')).toBe(false);
+    expect(await queue.run('cron', async () => void (ran = true))).toBeNull();
+    expect(ran).toBe(false);
+    expect(queue.waiting).toBe(0); // never queued behind the restart
+    await queue.run('stop', async () => undefined);
+    await running;
+
+    expect(queue.skips('cron')).toBe(false);
+    const tick = queue.run('cron', never);
+    // A reload arriving meanwhile is not refused as a second reload: it waits its turn.
+    const reload = queue.run('reload', async () => 'reloaded');
+    expect(queue.waiting).toBe(1);
+    const stop = queue.run('stop', async () => 'stopped');
+    expect((await rejection(tick)).message).toBe('cron of "web" was cancelled: a stop of the same app came after it');
+    expect((await rejection(reload)).code).toBe('CONFLICT');
+    expect(await stop).toBe('stopped');
+  });
+
   it(`bounds the waiting operations at ${MAX_WAITING}`, async () => {
     const queue = new OperationQueue('web');
     void queue.run('restart', never).catch(() => undefined);

@@ -5,13 +5,16 @@
 import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { perInstance } from '../../src/daemon/logs/app-logs.js';
 import { lineFormat } from '../../src/daemon/logs/line-format.js';
 import { LineSource, MAX_PARTIAL, PARTIAL_MARKER } from '../../src/daemon/logs/line-source.js';
 import { LogFile, type LogFileEvents } from '../../src/daemon/logs/log-file.js';
 import { compileDateFormat } from '../../src/shared/log-date-format.js';
-import { checkMaxSize, parseSize, rotationFromEnv } from '../../src/shared/log-options.js';
+import { LogService } from '../../src/daemon/logs/log-service.js';
+import { EventBus } from '../../src/daemon/events.js';
+import { checkMaxSize, DEFAULT_LOG_SPEC, LOG_DEFAULTS, logDefaultsFromEnv, parseSize } from '../../src/shared/log-options.js';
 import { listRotatedFiles, rotatedName } from '../../src/shared/rotated-log-files.js';
 
 const quiet = (): LogFileEvents => ({ failed: () => undefined, recovered: () => undefined, wrote: () => undefined, dropped: () => undefined });
@@ -73,8 +76,8 @@ describe('dates, sizes, names', () => {
     expect(parseSize('ten')).toBeNull();
     expect(checkMaxSize(1000)).toMatch(/at least 64K/);
     expect(checkMaxSize(0)).toBeNull();
-    expect(() => rotationFromEnv({ SUPERVISOR_LOG_RETAIN: '-1' })).toThrow(/SUPERVISOR_LOG_RETAIN/);
-    expect(rotationFromEnv({ SUPERVISOR_LOG_MAX_SIZE: '1M', SUPERVISOR_LOG_COMPRESS: '1' })).toMatchObject({ maxSize: 1024 * 1024, compress: true });
+    expect(() => logDefaultsFromEnv({ SUPERVISOR_LOG_RETAIN: '-1' })).toThrow(/SUPERVISOR_LOG_RETAIN/);
+    expect(logDefaultsFromEnv({ SUPERVISOR_LOG_MAX_SIZE: '1M', SUPERVISOR_LOG_COMPRESS: '1' })).toMatchObject({ maxSize: 1024 * 1024, compress: true });
   });
 
   it("names per-instance files as pm2 does, and rotated files so they sort by age", () => {
@@ -165,5 +168,41 @@ describe('LogFile', () => {
     expect(await readFile(path, 'utf8')).toBe('back\n');
     expect(reports).toEqual(['failed EISDIR', 'recovered 3']);
     expect(await readdir(join(dir, 'gone'))).toEqual(['c-out.log']);
+  });
+});
+
+describe('AppLogs and LogService', () => {
+  let dir = '';
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('closes replaced logs once their pipes have closed, writing their last lines; reopens a shared file once', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'svlog-'));
+    const service = new LogService({ logDir: dir, bus: new EventBus(), log: () => undefined, defaults: LOG_DEFAULTS });
+    const old = service.forApp('web', DEFAULT_LOG_SPEC);
+    const pipe = new PassThrough();
+    old.sinkFor(0, 0).attach('out', pipe);
+    pipe.write('first\n');
+    // An update replaced these logs (a date format, say) while the old process still runs.
+    const replacement = service.forApp('web', { ...DEFAULT_LOG_SPEC, dateFormat: 'YYYY' });
+    let closed = false;
+    const closing = old.close().then(() => (closed = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(false);
+    pipe.end('last\n');
+    await closing;
+    // Still open: the replacement holds the same two files, and writes on.
+    expect(service.openFiles).toBe(2);
+    replacement.sinkFor(1, 0).write('out', 'new');
+    // Two apps sharing one file: reopened once.
+    const other = service.forApp('api', { ...DEFAULT_LOG_SPEC, outFile: join(dir, 'web-out.log') });
+    expect(service.openFiles).toBe(3);
+    expect(await service.reopenAll()).toBe(3);
+    await replacement.close();
+    await other.close();
+    expect(service.openFiles).toBe(0);
+    expect(await readFile(join(dir, 'web-out.log'), 'utf8')).toMatch(/^first\nlast\n\d{4}: new\n$/);
+    expect(service.bytesWritten).toBeGreaterThan(0);
   });
 });

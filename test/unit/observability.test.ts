@@ -119,20 +119,23 @@ describe('SUPERVISOR_METRICS addresses', () => {
     ['[::1]:9209', '::1', 9209],
     ['[::]:9209', '::', 9209],
   ])('%s listens on %s port %s', (raw, host, port) => {
-    expect(parseMetricsAddress(raw)).toEqual({ host, port });
+    expect(parseMetricsAddress(raw, 'SUPERVISOR_METRICS')).toEqual({ host, port });
   });
 
   it.each([['0'], ['65536'], [':9209'], ['host'], ['host:'], ['::1:9209'], ['[127.0.0.1]:9209'], ['bad_host:9209'], ['1.2.3.4:-1'], ['http://x:1']])('refuses %s with one clear error', (raw) => {
-    let error: unknown;
-    try {
-      parseMetricsAddress(raw);
-    } catch (e) {
-      error = e;
+    for (const source of ['SUPERVISOR_METRICS', '--metrics'] as const) {
+      let error: unknown;
+      try {
+        parseMetricsAddress(raw, source);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(SupervisorError);
+      expect((error as SupervisorError).code).toBe('INVALID_REQUEST');
+      // Named as the user gave it: the flag they typed, or the variable they set.
+      expect((error as SupervisorError).message.startsWith(`${source} must be host:port or a port`)).toBe(true);
+      expect((error as SupervisorError).message).not.toContain('\n');
     }
-    expect(error).toBeInstanceOf(SupervisorError);
-    expect((error as SupervisorError).code).toBe('INVALID_REQUEST');
-    expect((error as SupervisorError).message).toMatch(/^SUPERVISOR_METRICS must be host:port or a port/);
-    expect((error as SupervisorError).message).not.toContain('\n');
   });
 
   it('is off when unset or empty, and formats IPv6 in brackets', () => {

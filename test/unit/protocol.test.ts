@@ -58,6 +58,7 @@ const VALID_PARAMS: { [M in Method]: Params<M> } = {
   kill: {},
   check: {},
   update: { apps: [validSpec() as unknown as AppSpec], how: 'reload' },
+  watch: { target: 'web', watch: 'toggle' },
 };
 
 describe('parseRequest: valid frames', () => {
@@ -168,6 +169,8 @@ describe('parseRequest: bad frames', () => {
     ['sendData without packet', frame({ id: 1, method: 'sendData', params: { id: 3 } }), 'params.packet must be an object'],
     ['sendData without type', frame({ id: 1, method: 'sendData', params: { id: 3, packet: { topic: 't', data: 1 } } }), 'params.packet.type'],
     ['sendData without topic', frame({ id: 1, method: 'sendData', params: { id: 3, packet: { type: 'process:msg', data: 1 } } }), 'params.packet.topic'],
+    ['watch with "on"', frame({ id: 1, method: 'watch', params: { target: 'web', watch: 'on' } }), 'params.watch'],
+    ['watch without target', frame({ id: 1, method: 'watch', params: { watch: 'off' } }), 'params.target'],
     ['sendData without data', frame({ id: 1, method: 'sendData', params: { id: 3, packet: { type: 'process:msg', topic: 't' } } }), 'params.packet.data'],
   ];
   for (const [what, text, message] of cases) {

@@ -238,8 +238,8 @@ async function triggered(w: World, specOverrides: Parameters<typeof fakeSpec>[0]
     slots: app.slots,
     ops: app.ops,
     logs: app.logs,
-    reload: (slots) => app.reload(slots),
-    restart: (slots) => app.restart(slots),
+    reload: (slots, as) => app.reload(slots, as),
+    restart: (slots, as) => app.restart(slots, as),
     note: (id, text) => app.note(id, text),
   } as TriggerApp;
   const triggers = new AppTriggers(target, '/home/u/.supervisor/logs', watchers.open);

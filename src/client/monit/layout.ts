@@ -36,8 +36,8 @@ export interface MonitView {
   now: Date;
 }
 
-export const MIN_COLS = 40;
-export const MIN_ROWS = 12;
+const MIN_COLS = 40;
+const MIN_ROWS = 12;
 
 const SGR = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', inverse: '\x1b[7m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', cyan: '\x1b[36m' };
 type Style = keyof typeof SGR | null;

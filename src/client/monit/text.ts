@@ -5,7 +5,7 @@
  */
 
 /** Cells a code point takes in a terminal. */
-export function charWidth(cp: number): number {
+function charWidth(cp: number): number {
   if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 0;
   if ((cp >= 0x300 && cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0xfe00 && cp <= 0xfe0f)) return 0;
   if (

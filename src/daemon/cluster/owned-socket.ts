@@ -6,6 +6,7 @@
  * being refused.
  */
 import net from 'node:net';
+import { constants } from 'node:os';
 import type { Balancer, Candidate } from './balancer.js';
 import { bindPath, labelOf, listenErrorFrom, type BoundAddress, type ListenError } from './bind-target.js';
 import type { ServerQuery } from './cluster-messages.js';
@@ -41,6 +42,34 @@ interface Waiting {
    */
   pin: Member | null;
 }
+
+const UV_ENOTSUP = -constants.errno.ENOTSUP;
+
+/**
+ * Takes the listening handle away from a net.Server that listens, so connections arrive as
+ * raw handles and are never wrapped in sockets here. Two Node internals, the same in Node 20,
+ * 22 and 24: `server._handle` (the libuv handle net listens with) and the `onconnection`
+ * callback net sets on it. Null, leaving the server as it was, when they do not look like that.
+ * There is no fallback that keeps hand-off: no public API yields raw accepted handles, and
+ * Node's worker code takes nothing else in a `newconn`. Serving the address as a shared socket
+ * instead would silently change the balancing the app asked for, so the listen fails with one
+ * clear message that names `balance os` (the workers accept themselves).
+ */
+export function takeListenHandle(server: net.Server): RawHandle | null {
+  const internals = server as unknown as { _handle?: unknown };
+  const handle = internals._handle as Partial<RawHandle> | null | undefined;
+  if (!handle || typeof handle !== 'object' || typeof handle.close !== 'function' || typeof handle.onconnection !== 'function') return null;
+  internals._handle = null;
+  return handle as RawHandle;
+}
+
+/** Why a listen fails when takeListenHandle() finds no handle. */
+export const NO_HANDOFF_ERROR: ListenError = {
+  code: 'ENOTSUP',
+  errno: UV_ENOTSUP,
+  syscall: 'listen',
+  message: "this Node's net.Server has no listening handle the daemon can take over (server._handle.onconnection); use balance os",
+};
 
 /** libuv's UV_TCP_IPV6ONLY bind flag, as net puts ipv6Only into a worker's query. */
 const IPV6_ONLY = 1;
@@ -116,12 +145,17 @@ export class OwnedSocket implements ClusterSocket {
           ? { path: bindPath(address ?? ''), backlog, readableAll, writableAll }
           : { port, backlog, ipv6Only: (flags & IPV6_ONLY) !== 0, ...(address !== null ? { host: address } : {}) };
       server.listen(options, () => {
-        const internals = server as unknown as { _handle: RawHandle | null };
-        const handle = internals._handle as RawHandle;
-        this.address = this.query.addressType === -1 ? (this.query.address ?? '') : server.address();
-        // Take the handle away from net.Server: connections arrive as raw handles and are
-        // never wrapped in sockets here, which is what keeps the accept path cheap.
-        internals._handle = null;
+        const address = this.query.addressType === -1 ? (this.query.address ?? '') : server.address();
+        // Connections arrive as raw handles and are never wrapped in sockets here, which is
+        // what keeps the accept path cheap.
+        const handle = takeListenHandle(server);
+        if (!handle) {
+          server.close();
+          this.error = NO_HANDOFF_ERROR;
+          reject(this.error);
+          return;
+        }
+        this.address = address;
         handle.onconnection = (status, client) => this.#accept(status, client);
         this.#handle = handle;
         if (this.#closed) this.close();

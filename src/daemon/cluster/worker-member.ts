@@ -27,14 +27,17 @@ export class WorkerMember implements Member {
   readonly sockets = new Map<string, ClusterSocket>();
   /** Handed connections not yet reported closed (exact under least-connections, else on demand). */
   open = 0;
-  /** Connections handed over by the daemon since the process started. */
-  handedOff = 0;
   /** Connections it accepted itself on shared sockets, as it last reported (balance 'os'). */
   acceptedItself = 0;
   /** Set by the slot: ready and not being replaced, stopped or drained. */
   inRotation = false;
   /** It called cluster.worker.disconnect() (or destroy()): it is leaving and takes nothing new. */
   disconnecting = false;
+  /**
+   * Connections sent to the process since it started, taken or not (`handled` in list). Not the
+   * socket's `handedOff` (metrics), which counts only those a worker answered it took.
+   */
+  #offered = 0;
   #reportsCloses = false;
   readonly #inFlight: InFlight[] = [];
 
@@ -51,7 +54,7 @@ export class WorkerMember implements Member {
   }
 
   get handled(): number {
-    return this.handedOff + this.acceptedItself;
+    return this.#offered + this.acceptedItself;
   }
 
   get inFlight(): number {
@@ -73,7 +76,7 @@ export class WorkerMember implements Member {
     if (seq === null) return false;
     this.#inFlight.push({ seq, socket, handle, remote });
     this.open += 1;
-    this.handedOff += 1;
+    this.#offered += 1;
     return true;
   }
 

@@ -1,16 +1,21 @@
 /**
  * One app's logs: which files each stream of each process goes to (pm2's out_file,
  * error_file, log_file, /dev/null, merge_logs), how its lines are written (as written, with a
- * date, or as JSON), and the pipes it reads, paused while a file cannot keep up.
+ * date, or as JSON), and the pipes it reads, paused while a file cannot keep up or while the
+ * app's logs are paced (pacing.ts).
  */
 import { basename, extname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { LogFileDescription } from '../../shared/protocol.js';
-import { DISCARD, type LogSpec, type RotationSettings } from '../../shared/log-options.js';
+import { DISCARD, type LogDefaults, type LogSpec, type RotationSettings } from '../../shared/log-options.js';
 import { LineSource } from './line-source.js';
 import { lineFormat, type LineFormat, type LineOrigin } from './line-format.js';
 import type { LogFile, LogFileError } from './log-file.js';
+import type { AppPace, Holdable, PacingDescription } from './pacing.js';
 import { isoTime } from '../../shared/iso-time.js';
+
+/** How long close() waits for the pipes of exited processes to deliver their last lines. */
+const CLOSE_WAIT_MS = 30_000;
 
 export type StreamName = 'out' | 'err';
 type FileRole = LogFileDescription['stream'];
@@ -28,12 +33,15 @@ export interface LogSink {
 /** What AppLogs needs from the daemon-wide log service. */
 export interface AppLogsHost {
   readonly logDir: string;
-  readonly rotation: RotationSettings;
+  readonly defaults: LogDefaults;
   /** True when someone follows logs; lines are then also published. */
   wantsLines(): boolean;
   publish(app: string, origin: LineOrigin, line: string): void;
   acquire(path: string, rotation: RotationSettings, owner: AppLogs): LogFile;
   release(file: LogFile, owner: AppLogs): Promise<void>;
+  /** The app's pacing (shared by all AppLogs of one app name), at this rate. */
+  pace(app: string, rate: number): AppPace;
+  unpace(pace: AppPace): void;
   log(line: string): void;
 }
 
@@ -50,7 +58,11 @@ export class AppLogs {
   readonly #format: LineFormat | null;
   readonly #rotation: RotationSettings;
   readonly #failing = new Set<LogFile>();
-  #closed = false;
+  readonly #pace: AppPace;
+  /** Pipes attached and not yet closed. */
+  #reading = 0;
+  #lastPipeClosed: (() => void) | null = null;
+  #closing: Promise<void> | null = null;
 
   constructor(
     readonly app: string,
@@ -59,10 +71,11 @@ export class AppLogs {
   ) {
     this.#format = lineFormat({ app, dateFormat: spec.dateFormat, json: spec.logType === 'json' });
     this.#rotation = {
-      maxSize: spec.maxSize ?? host.rotation.maxSize,
-      retain: spec.retain ?? host.rotation.retain,
-      compress: spec.compress ?? host.rotation.compress,
+      maxSize: spec.maxSize ?? host.defaults.maxSize,
+      retain: spec.retain ?? host.defaults.retain,
+      compress: spec.compress ?? host.defaults.compress,
     };
+    this.#pace = host.pace(app, spec.paceRate ?? host.defaults.paceRate);
     // Merged files exist from the start, so describe and flush see them before any process writes.
     if (spec.mergeLogs) for (const role of ['out', 'err', 'combined'] as const) this.#target(role, null);
   }
@@ -90,11 +103,9 @@ export class AppLogs {
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  /** Reopens every file of the app (after an external rotation); returns how many. */
-  async reopen(): Promise<number> {
-    const files = this.#files();
-    await Promise.all(files.map((file) => file.reopen()));
-    return files.length;
+  /** Whether the app's logs are paced now, and for how long in total. */
+  pacing(): PacingDescription {
+    return this.#pace.describe();
   }
 
   describe(): LogFileDescription[] {
@@ -111,11 +122,27 @@ export class AppLogs {
     }));
   }
 
-  /** Writes what is queued and lets go of the files. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await Promise.all(this.#files().map((file) => this.host.release(file, this)));
+  /**
+   * Lets go of the files once the pipes still attached have closed (their processes have
+   * exited or are about to: an app deleted, or the processes of an update that replaced these
+   * logs), so their last lines are written; at most CLOSE_WAIT_MS, then later lines are
+   * dropped and counted.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#reading > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+          this.#lastPipeClosed = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      this.host.unpace(this.#pace);
+      await Promise.all(this.#files().map((file) => this.host.release(file, this)));
+    })();
+    return this.#closing;
   }
 
   /** Called by the service when one of this app's files stops taking lines. */
@@ -134,22 +161,27 @@ export class AppLogs {
   #attach(stream: StreamName, readable: Readable, id: number, instance: number): void {
     const files = this.#filesFor(stream, instance);
     const source = new LineSource(id, instance, stream, (origin, piece) => void this.#deliver(files, origin, piece));
-    let paused = false;
+    const held = new HeldStream(readable);
+    const paced: Holdable = { hold: () => held.set('pace', true), release: () => held.set('pace', false) };
+    this.#pace.add(paced);
+    this.#reading += 1;
     readable.on('data', (chunk: Buffer) => {
+      this.#pace.read(chunk.length);
       const lines = source.take(chunk);
-      if (lines === null || this.#deliver(files, source, lines) || paused) return;
+      if (lines === null || this.#deliver(files, source, lines) || held.has('files')) return;
       // The file is behind: stop reading, so the app blocks in write() instead of the daemon
       // buffering. The kernel's pipe buffer holds what the app wrote meanwhile.
-      paused = true;
-      readable.pause();
-      void Promise.all(files.map((file) => file.drained())).then(() => {
-        paused = false;
-        readable.resume();
-      });
+      held.set('files', true);
+      void Promise.all(files.map((file) => file.drained())).then(() => held.set('files', false));
     });
     readable.once('end', () => {
       const rest = source.end();
       if (rest) this.#deliver(files, source, rest);
+    });
+    readable.once('close', () => {
+      this.#pace.remove(paced);
+      this.#reading -= 1;
+      if (this.#reading === 0) this.#lastPipeClosed?.();
     });
     readable.on('error', () => undefined);
   }
@@ -202,6 +234,26 @@ export class AppLogs {
     const path =
       typeof configured === 'string' ? configured : join(this.host.logDir, role === 'combined' ? `${this.app}.log` : `${this.app}-${role}.log`);
     return instance === null ? path : perInstance(path, instance);
+  }
+}
+
+/** A pipe paused while its files are behind or its app's pacing holds it; read when neither does. */
+class HeldStream {
+  readonly #reasons = new Set<'files' | 'pace'>();
+
+  constructor(private readonly readable: Readable) {}
+
+  has(reason: 'files' | 'pace'): boolean {
+    return this.#reasons.has(reason);
+  }
+
+  set(reason: 'files' | 'pace', held: boolean): void {
+    const before = this.#reasons.size > 0;
+    if (held) this.#reasons.add(reason);
+    else this.#reasons.delete(reason);
+    const after = this.#reasons.size > 0;
+    if (after && !before) this.readable.pause();
+    else if (!after && before) this.readable.resume();
   }
 }
 

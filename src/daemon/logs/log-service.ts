@@ -1,22 +1,29 @@
 /**
  * The daemon's logging as a whole: every open log file (shared by the apps and streams that
- * name the same path), the daemon-wide rotation defaults, the counters the metrics read, and
- * where file failures are reported (daemon.log, once per app and failure).
+ * name the same path), the daemon-wide defaults, each app's pacing, the counters the metrics
+ * read, and where file failures are reported (daemon.log, once per app and failure).
  */
 import { resolve } from 'node:path';
-import type { RotationSettings, LogSpec } from '../../shared/log-options.js';
+import type { LogDefaults, LogSpec, RotationSettings } from '../../shared/log-options.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { EventBus } from '../events.js';
 import { AppLogs, type AppLogsHost } from './app-logs.js';
 import type { LineOrigin } from './line-format.js';
 import { LogFile, type LogFileEvents } from './log-file.js';
+import type { SupervisedPid } from './pace.js';
+import { Pacing, procReaders, type AppPace, type ContentionReaders } from './pacing.js';
 
 export interface LogServiceOptions {
   logDir: string;
   bus: EventBus;
   /** The daemon's own log (daemon.log, or the journal in the foreground). */
   log(line: string): void;
-  /** Daemon-wide rotation defaults (LOG_DEFAULTS, or the daemon's environment). */
-  rotation: RotationSettings;
+  /** Daemon-wide defaults (LOG_DEFAULTS, or the daemon's environment). */
+  defaults: LogDefaults;
+  /** The supervised processes now, for the pacing's contention signal. */
+  processes?(): readonly SupervisedPid[];
+  clock?: Clock;
+  readers?: ContentionReaders;
 }
 
 interface OpenFile {
@@ -26,17 +33,25 @@ interface OpenFile {
 
 export class LogService implements AppLogsHost {
   readonly #files = new Map<string, OpenFile>();
+  readonly #pacing: Pacing;
   #bytesWritten = 0;
   #linesDropped = 0;
 
-  constructor(private readonly options: LogServiceOptions) {}
+  constructor(private readonly options: LogServiceOptions) {
+    this.#pacing = new Pacing({
+      clock: options.clock ?? systemClock,
+      readers: options.readers ?? procReaders,
+      processes: options.processes ?? (() => []),
+      log: options.log,
+    });
+  }
 
   get logDir(): string {
     return this.options.logDir;
   }
 
-  get rotation(): RotationSettings {
-    return this.options.rotation;
+  get defaults(): LogDefaults {
+    return this.options.defaults;
   }
 
   /** Bytes written to log files since the daemon started (for metrics). */
@@ -52,6 +67,14 @@ export class LogService implements AppLogsHost {
   /** How many log files are open. */
   get openFiles(): number {
     return this.#files.size;
+  }
+
+  pace(app: string, rate: number): AppPace {
+    return this.#pacing.acquire(app, rate);
+  }
+
+  unpace(pace: AppPace): void {
+    this.#pacing.release(pace);
   }
 
   forApp(app: string, spec: LogSpec): AppLogs {

@@ -4,6 +4,7 @@
  * open connection counts (bounded, as `list` does).
  */
 import type { ProcessStatus } from '../../shared/protocol.js';
+import type { ControlServer } from '../control-server.js';
 import { refreshConnectionCounts } from '../metrics.js';
 import type { Registry } from '../registry.js';
 import type { EventLoopLag } from './event-loop-lag.js';
@@ -15,8 +16,14 @@ export interface DaemonFigures {
   version: string;
   startedAt: number;
   controlConnections(): number;
+  /** The control socket's counters since the daemon started; null until it opens. */
+  control(): ControlCounters | null;
   logLinesDropped(): number;
+  logBytesWritten(): number;
+  logOpenFiles(): number;
 }
+
+export type ControlCounters = Pick<ControlServer, 'refusedConnections' | 'closedConnections' | 'logLinesDropped'>;
 
 export interface MetricsSource {
   registry: Registry;
@@ -48,6 +55,8 @@ interface AppRow {
   dropped: number;
   reloads: number;
   crashLoop: boolean;
+  logsPaced: boolean;
+  logsPacedMs: number;
 }
 
 export async function collectMetrics(source: MetricsSource): Promise<MetricFamily[]> {
@@ -73,6 +82,7 @@ export async function collectMetrics(source: MetricsSource): Promise<MetricFamil
       dropped,
       reloads: app.reloads,
       crashLoop: app.slots.some((slot) => slot.state.status === 'errored'),
+      ...pacingOf(app.logs.pacing()),
     });
     for (const slot of app.slots) {
       const worker = slot.worker;
@@ -89,6 +99,10 @@ export async function collectMetrics(source: MetricsSource): Promise<MetricFamil
   }
   const usage = await Promise.all(processes.map((p) => (p.pid === null ? null : processUsage(p.pid))));
   return [...processFamilies(processes, usage), ...appFamilies(apps), ...daemonFamilies(source)];
+}
+
+function pacingOf(pacing: { paced: boolean; pacedMs: number }): Pick<AppRow, 'logsPaced' | 'logsPacedMs'> {
+  return { logsPaced: pacing.paced, logsPacedMs: pacing.pacedMs };
 }
 
 function processFamilies(rows: readonly ProcessRow[], usage: readonly (ProcessUsage | null)[]): MetricFamily[] {
@@ -145,6 +159,8 @@ function appFamilies(rows: readonly AppRow[]): MetricFamily[] {
     },
     { name: 'supervisor_reloads_total', type: 'counter', help: 'Zero-downtime reloads of the app that completed.', samples: each((row) => row.reloads) },
     { name: 'supervisor_crash_loop', type: 'gauge', help: 'Whether a process of the app is errored (crash loop): 1, else 0.', samples: each((row) => (row.crashLoop ? 1 : 0)) },
+    { name: 'supervisor_logs_paced', type: 'gauge', help: "Whether the app's logs are paced now because other apps wait for CPU: 1, else 0.", samples: each((row) => (row.logsPaced ? 1 : 0)) },
+    { name: 'supervisor_logs_paced_seconds_total', type: 'counter', help: "Time the app's logs were paced since the daemon started.", samples: each((row) => row.logsPacedMs / 1000) },
   ];
 }
 
@@ -169,7 +185,37 @@ function daemonFamilies(source: MetricsSource): MetricFamily[] {
       help: "Longest event-loop delay of the daemon since the previous scrape.",
       samples: lagFigures ? [{ value: lagFigures.maxSeconds }] : [],
     },
+    ...controlFamilies(daemon.control()),
     { name: 'supervisor_daemon_control_connections', type: 'gauge', help: 'Open client connections on the control socket.', samples: [{ value: daemon.controlConnections() }] },
     { name: 'supervisor_daemon_log_lines_dropped_total', type: 'counter', help: 'Log lines the daemon could not keep up with and dropped.', samples: [{ value: daemon.logLinesDropped() }] },
+    { name: 'supervisor_daemon_log_bytes_written_total', type: 'counter', help: "Bytes the daemon wrote to the apps' log files.", samples: [{ value: daemon.logBytesWritten() }] },
+    { name: 'supervisor_daemon_log_open_files', type: 'gauge', help: 'Log files the daemon holds open.', samples: [{ value: daemon.logOpenFiles() }] },
+  ];
+}
+
+function controlFamilies(control: ControlCounters | null): MetricFamily[] {
+  const closed = control?.closedConnections ?? { slow: 0, overBudget: 0 };
+  return [
+    {
+      name: 'supervisor_daemon_control_connections_refused_total',
+      type: 'counter',
+      help: 'Client connections on the control socket refused because SUPERVISOR_CONTROL_CONNECTIONS were open.',
+      samples: [{ value: control?.refusedConnections ?? 0 }],
+    },
+    {
+      name: 'supervisor_daemon_control_connections_closed_total',
+      type: 'counter',
+      help: 'Client connections the daemon closed: slow, for not reading its output; over_budget, to keep what all connections hold (partial input, unread output) within budget.',
+      samples: [
+        { labels: { reason: 'slow' }, value: closed.slow },
+        { labels: { reason: 'over_budget' }, value: closed.overBudget },
+      ],
+    },
+    {
+      name: 'supervisor_daemon_control_log_lines_dropped_total',
+      type: 'counter',
+      help: 'Log lines not sent to followers (logs, monit) that did not read them fast enough.',
+      samples: [{ value: control?.logLinesDropped ?? 0 }],
+    },
   ];
 }

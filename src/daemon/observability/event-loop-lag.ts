@@ -14,7 +14,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
  */
 const RESOLUTION_MS = 50;
 
-export interface LagFigures {
+interface LagFigures {
   p99Seconds: number;
   maxSeconds: number;
 }

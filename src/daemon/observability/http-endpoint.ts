@@ -24,7 +24,7 @@ const HEADERS_TIMEOUT_MS = 5000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_HEADER_BYTES = 8192;
 
-export interface EndpointOptions {
+interface EndpointOptions {
   address: MetricsAddress;
   registry: Registry;
   daemon: DaemonFigures;

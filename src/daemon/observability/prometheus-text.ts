@@ -4,9 +4,9 @@
  * escaped, as are HELP texts.
  */
 
-export type MetricType = 'counter' | 'gauge';
+type MetricType = 'counter' | 'gauge';
 
-export type Labels = Readonly<Record<string, string | number>>;
+type Labels = Readonly<Record<string, string | number>>;
 
 export interface Sample {
   labels?: Labels;

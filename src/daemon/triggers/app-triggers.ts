@@ -6,7 +6,8 @@
  * When one fires, the app's wanted processes are reloaded (cluster mode) or restarted (fork
  * mode) through the app's operation queue, like a command, so it never interleaves with
  * another operation:
- * - a cron tick that finds an operation running or waiting is skipped (noted in the log);
+ * - a cron tick that finds an operation running or waiting is skipped (noted in the log): the
+ *   queue's rule for the `cron` kind (operations.ts);
  * - a burst of file changes waits for the queue to empty, and changes during its reload make
  *   one more reload after it (at most one waits).
  * Nothing is loaded for an app without them: croner and chokidar come in on first use.
@@ -50,8 +51,8 @@ export class AppTriggers {
     /** How a watcher is opened (unit tests pass a fake). */
     private readonly open: typeof openWatcher = openWatcher,
   ) {
-    this.#cronRunner = new TriggerRunner(() => this.#fire('cron_restart', 'skip'), 'drop');
-    this.#watchRunner = new TriggerRunner(() => this.#fire(this.#changedText(), 'wait'), 'coalesce');
+    this.#cronRunner = new TriggerRunner(() => this.#fire('cron_restart', 'cron'), 'drop');
+    this.#watchRunner = new TriggerRunner(() => this.#fire(this.#changedText(), 'watch'), 'coalesce');
   }
 
   /** Brings the triggers in line with the spec and the processes; cheap when nothing changed. */
@@ -168,21 +169,24 @@ export class AppTriggers {
     return path ? `watch: ${relative(this.app.spec.cwd, path) || path} changed` : 'watch';
   }
 
-  /** Reloads (cluster) or restarts (fork) the processes that should run, through the app's queue. */
-  async #fire(why: string, whenBusy: 'skip' | 'wait'): Promise<void> {
-    if (!this.app.ops.idle) {
-      if (whenBusy === 'skip') {
-        this.#note(`${why}: skipped, an operation on the app is in progress`);
-        return;
-      }
-      await this.app.ops.drained();
+  /**
+   * Reloads (cluster) or restarts (fork) the processes that should run, through the app's
+   * queue: for cron as a `cron` operation, which the queue skips while the app is busy; for
+   * watch once the queue is empty.
+   */
+  async #fire(why: string, kind: 'cron' | 'watch'): Promise<void> {
+    if (kind === 'cron' && this.app.ops.skips('cron')) {
+      this.#note(`${why}: skipped, an operation on the app is in progress`);
+      return;
     }
+    if (kind === 'watch') await this.app.ops.drained();
     const wanted = this.app.slots.filter((slot) => slot.wanted);
     if (this.#closed || wanted.length === 0) return;
     const how = this.app.spec.mode === 'cluster' ? 'reload' : 'restart';
     this.#note(`${why}: ${how}ing ${wanted.length} process${wanted.length === 1 ? '' : 'es'}`);
     try {
-      await (how === 'reload' ? this.app.reload(wanted) : this.app.restart(wanted));
+      if (how === 'reload') await this.app.reload(wanted, kind === 'cron' ? 'cron' : 'reload');
+      else await this.app.restart(wanted, kind === 'cron' ? 'cron' : 'restart');
     } catch (error) {
       this.#note(`${why}: the ${how} failed: ${(error as Error).message}`);
     }

@@ -7,7 +7,7 @@ import { SupervisorError } from '../../shared/errors.js';
 import type { Clock, Timer } from '../clock.js';
 
 /** What the schedule needs of a parsed expression: the first run strictly after a time. */
-export interface CronPattern {
+interface CronPattern {
   nextRun(after: Date): Date | null;
 }
 

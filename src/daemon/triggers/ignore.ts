@@ -13,7 +13,7 @@
  */
 import { isAbsolute, relative, sep } from 'node:path';
 
-export type GlobCompiler = (glob: string) => (path: string) => boolean;
+type GlobCompiler = (glob: string) => (path: string) => boolean;
 
 export interface IgnoreRules {
   cwd: string;

@@ -5,7 +5,7 @@
  * end up live). So a trigger holds at most one running and one pending action, however often
  * it fires.
  */
-export type WhileBusy = 'drop' | 'coalesce';
+type WhileBusy = 'drop' | 'coalesce';
 
 export class TriggerRunner {
   #running = false;
