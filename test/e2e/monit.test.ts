@@ -25,7 +25,7 @@ describe('monit', () => {
 
   const tmux = async (...args: string[]): Promise<string> => (await exec('tmux', ['-S', tmuxSocket, ...args])).stdout;
   const screen = async (): Promise<string[]> => (await tmux('capture-pane', '-p', '-t', 'monit')).split('\n');
-  const waitScreen = (what: string, test: (lines: string[]) => boolean, timeoutMs = 15_000): Promise<string[]> =>
+  const waitScreen = (what: string, test: (lines: string[]) => boolean, timeoutMs = 30_000): Promise<string[]> =>
     waitFor(async () => {
       const lines = await screen();
       return test(lines) ? lines : null;
