@@ -79,6 +79,12 @@ export class App implements SlotHost {
   lastListenError: { address: string; error: ListenError } | null = null;
   /** Completed reloads (of the whole app or of some of its processes). */
   reloads = 0;
+  /**
+   * Connections the app's workers took from the daemon's sockets (hand-off mode, as each is
+   * acknowledged). Kept per app, not per socket: a socket shared by two apps (blue/green) would
+   * count each connection under both. Under balance 'os' workers accept themselves: stays 0.
+   */
+  handedOff = 0;
   #memoryGuard: MemoryGuard | null = null;
   /** cron_restart and watch (src/daemon/triggers/); they follow slotChanged and spec changes. */
   readonly #triggers: AppTriggers;
@@ -132,6 +138,10 @@ export class App implements SlotHost {
     for (const wake of [...this.#slotWaiters]) wake();
     this.#triggers.sync();
     this.context.changed();
+  }
+
+  connectionTaken(): void {
+    this.handedOff += 1;
   }
 
   rotationChanged(): void {

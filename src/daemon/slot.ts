@@ -37,6 +37,8 @@ export interface SlotHost {
   onClusterMessage(slot: Slot, member: WorkerMember, message: ClusterTraffic): void;
   /** A worker entered or left rotation: queued connections may now have somewhere to go. */
   rotationChanged(): void;
+  /** One of the app's workers took a connection handed off by the daemon (for metrics). */
+  connectionTaken(): void;
   /** A process event for subscribers. */
   emit(event: Omit<ProcessEvent, 'app'>): void;
   /** The slot's status changed (waiters re-check, the desired state is saved). */
@@ -256,7 +258,7 @@ export class Slot {
   #spawn(): Running {
     const spec = this.host.spec;
     const process = this.host.spawn({ slotId: this.id, instance: this.instance });
-    const member = spec.mode === 'cluster' ? new (clusterCode().WorkerMember)(this.id, process) : null;
+    const member = spec.mode === 'cluster' ? new (clusterCode().WorkerMember)(this.id, process, () => this.host.connectionTaken()) : null;
     const running: Running = { process, member, readiness: null };
     process.on('runtime', (message) => this.#onRuntime(running, message));
     process.on('cluster', (message) => member && this.host.onClusterMessage(this, member, message));

@@ -150,6 +150,26 @@ describe('metrics endpoint', () => {
     return { metricsPort, env };
   }
 
+  it('counts each hand-off once, under the app whose worker took it, when two apps share an address (blue/green)', async () => {
+    const { metricsPort, env } = await startWithMetrics();
+    const appPort = await freePort();
+    const appEnv = { ...env, PORT: String(appPort) };
+    expectOk(await home.cli(['start', fixture('http-app.cjs'), '-i', '1', '--name', 'blue'], { env: appEnv }));
+    await byStatus(home, 'blue', 'online', 1);
+    for (let i = 0; i < 3; i++) expect((await httpGet(appPort)).status).toBe(200);
+    expectOk(await home.cli(['start', fixture('http-app.cjs'), '-i', '1', '--name', 'green'], { env: appEnv }));
+    await byStatus(home, 'green', 'online', 1);
+    for (let i = 0; i < 6; i++) expect((await httpGet(appPort)).status).toBe(200);
+    const body = (await httpGet(metricsPort, '/metrics')).body;
+    const blue = sample(body, 'supervisor_connections_handed_off_total', { app: 'blue' });
+    const green = sample(body, 'supervisor_connections_handed_off_total', { app: 'green' });
+    // Every request was one connection handed to one worker: counted once in all.
+    expect((blue ?? 0) + (green ?? 0)).toBe(9);
+    expect(blue).toBeGreaterThanOrEqual(3);
+    const handled = Object.fromEntries((await home.list()).map((row) => [row.name, row.handled]));
+    expect({ blue, green }).toEqual(handled);
+  });
+
   it('serves metrics that promtool accepts and a Prometheus server scrapes: up for every process', async () => {
     const { metricsPort, env } = await startWithMetrics();
     const appPort = await freePort();

@@ -87,8 +87,6 @@ export class OwnedSocket implements ClusterSocket {
   error: ListenError | null = null;
   data: unknown = null;
   dropped = 0;
-  /** Connections a worker took (its cluster code answered accepted; counted by the worker's member). */
-  handedOff = 0;
   /** Settles once the bind attempt does; later listens of other workers wait on it. */
   readonly ready: Promise<void>;
   #handle: RawHandle | null = null;

@@ -41,8 +41,6 @@ export class SharedSocket implements ClusterSocket {
   readonly members = new Set<Member>();
   readonly queued = 0;
   readonly dropped = 0;
-  /** Stays 0: the workers accept on this socket themselves (see WorkerMember.acceptedItself). */
-  handedOff = 0;
   readonly reportsCloses = false;
   data: unknown = null;
   error: ListenError | null = null;

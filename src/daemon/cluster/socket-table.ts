@@ -26,11 +26,6 @@ export interface ClusterSocket {
   readonly error: ListenError | null;
   readonly queued: number;
   readonly dropped: number;
-  /**
-   * Connections a worker took from the daemon (hand-off mode; counted as each is acknowledged).
-   * Under balance 'os' the daemon hands nothing over: workers accept themselves, and count it.
-   */
-  handedOff: number;
   /** Server data of the first worker that listened (TLS session ticket keys), given to every later one. */
   data: unknown;
   /** Whether members must report closed connections (least-connections). */

@@ -35,7 +35,7 @@ export class WorkerMember implements Member {
   disconnecting = false;
   /**
    * Connections sent to the process since it started, taken or not (`handled` in list). Not the
-   * socket's `handedOff` (metrics), which counts only those a worker answered it took.
+   * app's `handedOff` (metrics), which counts only those a worker answered it took (`onTaken`).
    */
   #offered = 0;
   #reportsCloses = false;
@@ -44,6 +44,11 @@ export class WorkerMember implements Member {
   constructor(
     readonly slotId: number,
     readonly worker: ManagedProcess,
+    /**
+     * A connection was taken. Counted for the member's app, not on the socket: apps of different
+     * names can share one address (blue/green), and each app's figure must be its own workers'.
+     */
+    private readonly onTaken: () => void = () => undefined,
   ) {
     worker.on('connectionAck', (seq, accepted) => this.#answered(seq, accepted));
     worker.on('runtime', (message) => {
@@ -108,7 +113,7 @@ export class WorkerMember implements Member {
     if (!entry) return;
     if (accepted) {
       entry.handle.close();
-      entry.socket.handedOff += 1;
+      this.onTaken();
     } else {
       // Its server closed before the connection arrived; the worker closed its copy, ours goes on.
       this.open = Math.max(0, this.open - 1);

@@ -66,18 +66,18 @@ export async function collectMetrics(source: MetricsSource): Promise<MetricFamil
   const apps: AppRow[] = [];
   for (const app of registry.apps.values()) {
     const cluster = app.spec.mode === 'cluster';
-    let handedOff = 0;
+    // The queue and its drops belong to the address: during a blue/green overlap both apps on it
+    // show them. Hand-offs are the app's own workers' (App.handedOff).
     let queued = 0;
     let dropped = 0;
     for (const socket of app.sockets.values()) {
-      handedOff += socket.handedOff;
       queued += socket.queued;
       dropped += socket.dropped;
     }
     apps.push({
       labels: { app: app.name },
       cluster,
-      handedOff,
+      handedOff: app.handedOff,
       queued,
       dropped,
       reloads: app.reloads,
