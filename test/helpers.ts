@@ -256,3 +256,18 @@ export function expectOk(result: CliResult): void {
 }
 
 export { spawn };
+
+/** Scratch folders for a test file: `make()` one per use, `removeAll()` in afterEach. */
+export function scratchDirs(prefix: string): { make(): Promise<string>; removeAll(): Promise<void> } {
+  const dirs: string[] = [];
+  return {
+    make: async () => {
+      const dir = await mkdtemp(join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+    removeAll: async () => {
+      for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

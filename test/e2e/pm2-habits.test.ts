@@ -3,11 +3,10 @@
  * PATH, missing interpreters, --env, --only, start of what already runs, reset, YAML and JSON5
  * files, instance_var and increment_var, namespaces, TypeScript.
  */
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { byStatus, envReports, expectOk, fixture, freePort, httpGet, ROOT, tempHome, waitFor, type CliResult, type Home } from '../helpers.js';
+import { byStatus, envReports, expectOk, fixture, freePort, httpGet, ROOT, tempHome, waitFor, type CliResult, scratchDirs, type Home } from '../helpers.js';
 
 function oneLineFailure(result: CliResult, status: number, pattern: RegExp): void {
   expect(result.code, `exit status (stderr: ${result.stderr})`).toBe(status);
@@ -19,19 +18,14 @@ function oneLineFailure(result: CliResult, status: number, pattern: RegExp): voi
 
 describe('pm2 habits', () => {
   let home: Home;
-  const dirs: string[] = [];
+  const dirs = scratchDirs('sv-habits-');
+  const scratch = dirs.make;
   afterEach(async () => {
     const last = home as Home | undefined;
     home = undefined as unknown as Home;
     await last?.cleanup();
-    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+    await dirs.removeAll();
   });
-
-  async function scratch(): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'sv-habits-'));
-    dirs.push(dir);
-    return dir;
-  }
 
   it('runs `npm start` from the command line and from a config file, found on PATH', async () => {
     home = await tempHome();

@@ -5,12 +5,11 @@
  * and ignore_watch never trigger; a stopped app does not come back on a change; a bad
  * expression is refused at start and changes nothing.
  */
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppDescription, ProcessInfo, TriggerDescription } from '../../src/shared/protocol.js';
-import { byStatus, expectOk, fixture, freePort, httpGet, tempHome, waitFor, type Home } from '../helpers.js';
+import { byStatus, expectOk, fixture, freePort, httpGet, tempHome, waitFor, scratchDirs, type Home } from '../helpers.js';
 
 async function describeApp(home: Home, name: string): Promise<AppDescription> {
   const result = await home.cli(['describe', name, '--json']);
@@ -27,19 +26,14 @@ const restartsOf = async (home: Home, name: string): Promise<number> => (await r
 
 describe('cron_restart and watch', () => {
   let home: Home;
-  const dirs: string[] = [];
+  const dirs = scratchDirs('sv-triggers-');
+  const scratch = dirs.make;
   afterEach(async () => {
     const last = home as Home | undefined;
     home = undefined as unknown as Home;
     await last?.cleanup();
-    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+    await dirs.removeAll();
   });
-
-  async function scratch(): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'sv-triggers-'));
-    dirs.push(dir);
-    return dir;
-  }
 
   it('refuses a bad cron expression at start with one line and exit 4, and starts nothing', async () => {
     home = await tempHome();
