@@ -295,9 +295,11 @@ export class App implements SlotHost {
   setWatch(watch: string[]): Promise<void> {
     return this.ops.run('watch', async () => {
       if (JSON.stringify(watch) === JSON.stringify(this.spec.watch)) return;
-      const before = this.spec;
+      // Only the watch list changes: the triggers follow it; restart policies (crash-loop and
+      // back-off state), logs, memory guard and sockets are not touched, as #specChanged would.
       this.spec = { ...this.spec, watch };
-      this.#specChanged(before);
+      this.#triggers.sync();
+      this.context.changed();
     });
   }
 

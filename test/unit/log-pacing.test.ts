@@ -170,6 +170,32 @@ describe('Pacing', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('a new rate from an update applies to an app already paced (0 stops pacing at once)', async () => {
+    const { clock, pacing, neighbourWaits } = setup();
+    const pace = pacing.acquire('flood', 8 * MiB);
+    pacing.acquire('web', 8 * MiB);
+    const s = stream();
+    pace.add(s);
+    await flood(clock, (n) => pace.read(n), 32 * MiB, 4, () => neighbourWaits(0.3));
+    expect(pace.paced).toBe(true);
+    // The update's AppLogs acquires the same app's pacing at 1 MiB/s: reads follow the new rate.
+    pacing.acquire('flood', 1 * MiB);
+    let read = 0;
+    const start = clock.now();
+    for (let i = 0; i < 400; i++) {
+      if (!s.held) {
+        pace.read(65536);
+        read += 65536;
+      }
+      if (i % 10 === 0) neighbourWaits(0.03);
+      await clock.advance(5);
+    }
+    expect(read / ((clock.now() - start) / 1000)).toBeLessThan(2 * MiB);
+    pacing.acquire('flood', 0);
+    expect(pace.paced).toBe(false);
+    expect(s.held).toBe(false);
+  });
+
   it("does not count the flooding app's own wait, and never paces at rate 0", async () => {
     const { clock, pacing } = setup();
     const pace = pacing.acquire('flood', 8 * MiB);

@@ -133,6 +133,8 @@ export class AppLogs {
       if (this.#reading > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+          // A shutting-down daemon does not wait for it: its exit closes the files anyway.
+          timer.unref();
           this.#lastPipeClosed = () => {
             clearTimeout(timer);
             resolve();

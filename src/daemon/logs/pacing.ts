@@ -100,6 +100,14 @@ export class AppPace {
     this.#streams.delete(stream);
   }
 
+  /** A new rate (an update): 0 stops pacing; a paced app is read at the new rate from now on. */
+  setRate(rate: number, now: number): void {
+    if (rate === this.rate) return;
+    this.rate = rate;
+    if (rate === 0) this.stop(now);
+    else if (this.#bucket) this.#bucket = new TokenBucket(rate, burstFor(rate), now);
+  }
+
   /** Called for every chunk read from one of the app's pipes. */
   read(bytes: number): void {
     this.#windowBytes += bytes;
@@ -197,14 +205,13 @@ export class Pacing {
     }
     pace.users += 1;
     // The latest AppLogs of the app sets the rate (an update may have changed it).
-    pace.rate = rate;
-    if (rate === 0) pace.stop(this.clock.now());
+    pace.setRate(rate, this.clock.now());
     return pace;
   }
 
   release(pace: AppPace): void {
     pace.users -= 1;
-    if (pace.users > 0 || this.#apps.get(pace.app) !== pace) return;
+    if (pace.users > 0) return;
     pace.stop(this.clock.now());
     this.#apps.delete(pace.app);
   }

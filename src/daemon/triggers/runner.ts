@@ -21,10 +21,6 @@ export class TriggerRunner {
     return this.#running;
   }
 
-  get pending(): boolean {
-    return this.#pending;
-  }
-
   /** What became of the request: run now, kept for later, or dropped. */
   request(): 'run' | 'pending' | 'dropped' {
     if (this.#closed) return 'dropped';
