@@ -174,12 +174,6 @@ export class App implements SlotHost {
     });
   }
 
-  /**
-   * Replaces the given slots one at a time (each replacement is in rotation before the next
-   * starts); the old processes drain concurrently, so the whole reload takes about one drain.
-   * A stop or delete arriving meanwhile aborts it: the replacement being started is stopped,
-   * and those already swapped stay.
-   */
   /** `reset`: the restart counters and back-off of these processes start again from zero. */
   reset(slots: readonly Slot[] = this.slots): Promise<void> {
     return this.ops.run('reset', async () => {
@@ -188,6 +182,12 @@ export class App implements SlotHost {
     });
   }
 
+  /**
+   * Replaces the given slots one at a time (each replacement is in rotation before the next
+   * starts); the old processes drain concurrently, so the whole reload takes about one drain.
+   * A stop or delete arriving meanwhile aborts it: the replacement being started is stopped,
+   * and those already swapped stay.
+   */
   reload(slots: readonly Slot[] = this.slots, as: 'reload' | 'cron' = 'reload'): Promise<void> {
     return this.ops.run(as, async (signal) => {
       await this.#replaceAll(slots, signal);
