@@ -48,7 +48,7 @@ export class AppTriggers {
   #cron: Armed<CronSchedule> | null = null;
   #watch: ArmedWatch | null = null;
   /** The watch operation this queued last, until it settles: a burst that joins it must not report it twice. */
-  #waitingWatch: Promise<unknown> | null = null;
+  #queuedWatch: Promise<unknown> | null = null;
   #disarmWaiting = false;
   #closed = false;
 
@@ -195,15 +195,15 @@ export class AppTriggers {
       return wanted;
     });
     // A burst that joined the watch operation already waiting: that one's caller reports.
-    if (operation === this.#waitingWatch) return;
-    if (kind === 'watch') this.#waitingWatch = operation;
+    if (operation === this.#queuedWatch) return;
+    if (kind === 'watch') this.#queuedWatch = operation;
     try {
       if ((await operation) === SKIPPED) this.#note(`${this.#why(kind)}: skipped, an operation on the app is in progress`);
     } catch (error) {
       const reason = (error as Error).message;
       this.#note(turn.how ? `${turn.why}: the ${turn.how} failed: ${reason}` : `${this.#why(kind)}: ${reason}`);
     } finally {
-      if (this.#waitingWatch === operation) this.#waitingWatch = null;
+      if (this.#queuedWatch === operation) this.#queuedWatch = null;
     }
   }
 
