@@ -130,8 +130,8 @@ export class OperationQueue {
   /**
    * Runs `body` when its turn comes. Resolves with its result, or SKIPPED for a kind the rules
    * skip (`replace`, `cron`) when the app is busy; rejects with CONFLICT when refused or
-   * superseded. A coalescing kind (`watch`) that joins a waiting one resolves with that one's
-   * result, and its own body never runs.
+   * superseded. A coalescing kind (`watch`) that joins a waiting one gets the very promise that
+   * one's caller got (so a caller can tell it joined), and its own body never runs.
    */
   run<T>(kind: Exclude<OperationKind, SkippableKind>, body: OperationBody<T>): Promise<T>;
   run<T>(kind: OperationKind, body: OperationBody<T>): Promise<T | Skipped>;
@@ -162,6 +162,7 @@ export class OperationQueue {
     this.#next();
     return outcome;
   }
+
   #supersede(by: OperationKind): void {
     for (const entry of this.#waiting.splice(0)) entry.reject(new Superseded(`${entry.kind} of "${this.name}"`, by));
     const running = this.#running;
