@@ -8,8 +8,9 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { compileDateFormat, TIME_DATE_FORMAT } from '../shared/log-date-format.js';
-import { checkMaxSize, checkPaceRate, checkRetain, DEFAULT_LOG_SPEC, DISCARD, LOG_OPTIONS, parseRate, parseSize, type LogConfig, type LogSpec } from '../shared/log-options.js';
-import { invalid } from '../shared/validate.js';
+import { checkMaxSize, checkPaceRate, checkRetain, DEFAULT_LOG_SPEC, DISCARD, LOG_OPTIONS, parseRate, type LogConfig, type LogSpec } from '../shared/log-options.js';
+import { parseSize } from '../shared/size.js';
+import { invalid, invalidValue } from '../shared/validate.js';
 
 export type { LogConfig };
 
@@ -28,14 +29,14 @@ function read(config: LogConfig, key: (typeof LOG_OPTIONS)[number]['key'], where
 
 export function toLogSpec(config: LogConfig, cwd: string, where: string): LogSpec {
   const path = (key: string, value: unknown): string => {
-    if (typeof value !== 'string' || value.length === 0) invalid(`${where}.${key} must be a file path (or "/dev/null")`);
+    if (typeof value !== 'string' || value.length === 0) invalidValue(`${where}.${key}`, 'must be a file path (or "/dev/null")', value);
     if (value === DISCARD || value === 'NULL') return DISCARD;
     if (value === '~' || value.startsWith('~/')) return join(homedir(), value.slice(1));
     return isAbsolute(value) ? value : resolve(cwd, value);
   };
   const flag = (option: 'merge_logs' | 'time' | 'log_compress'): boolean | undefined => {
     const { key, value } = read(config, option, where);
-    if (value !== undefined && typeof value !== 'boolean') invalid(`${where}.${key} must be true or false`);
+    if (value !== undefined && typeof value !== 'boolean') invalidValue(`${where}.${key}`, 'must be true or false', value);
     return value as boolean | undefined;
   };
   const out = read(config, 'out_file', where);
@@ -45,7 +46,7 @@ export function toLogSpec(config: LogConfig, cwd: string, where: string): LogSpe
   let dateFormat: string | null = null;
   const format = read(config, 'log_date_format', where).value;
   if (format !== undefined) {
-    if (typeof format !== 'string') invalid(`${where}.log_date_format must be a string such as "YYYY-MM-DD HH:mm:ss Z"`);
+    if (typeof format !== 'string') invalidValue(`${where}.log_date_format`, 'must be a string such as "YYYY-MM-DD HH:mm:ss Z"', format);
     try {
       compileDateFormat(format);
     } catch (error) {
@@ -57,20 +58,20 @@ export function toLogSpec(config: LogConfig, cwd: string, where: string): LogSpe
   if (dateFormat === null && flag('time')) dateFormat = TIME_DATE_FORMAT;
 
   const logType = read(config, 'log_type', where).value ?? 'raw';
-  if (logType !== 'raw' && logType !== 'json') invalid(`${where}.log_type must be "json" or "raw"`);
+  if (logType !== 'raw' && logType !== 'json') invalidValue(`${where}.log_type`, 'must be "json" or "raw"', logType);
 
   let maxSize: number | null = null;
   const size = read(config, 'log_max_size', where).value;
   if (size !== undefined) {
     maxSize = parseSize(size);
     const problem = checkMaxSize(maxSize);
-    if (problem) invalid(`${where}.log_max_size ${problem}`);
+    if (problem) invalidValue(`${where}.log_max_size`, problem, size);
   }
   let retain: number | null = null;
   const kept = read(config, 'log_retain', where).value;
   if (kept !== undefined) {
     const problem = checkRetain(kept);
-    if (problem) invalid(`${where}.log_retain ${problem}`);
+    if (problem) invalidValue(`${where}.log_retain`, problem, kept);
     retain = Number(kept);
   }
   let paceRate: number | null = null;
@@ -78,7 +79,7 @@ export function toLogSpec(config: LogConfig, cwd: string, where: string): LogSpe
   if (pace !== undefined) {
     paceRate = parseRate(pace);
     const problem = checkPaceRate(paceRate);
-    if (problem) invalid(`${where}.log_pace_rate ${problem}`);
+    if (problem) invalidValue(`${where}.log_pace_rate`, problem, pace);
   }
   return {
     outFile: out.value === undefined ? null : path(out.key, out.value),

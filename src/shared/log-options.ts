@@ -1,13 +1,13 @@
 /**
- * The log options the client reads and the daemon applies: defaults, and the parsing of sizes
- * and retention counts. Shared because the daemon takes the same values from its environment
+ * The log options the client reads and the daemon applies: defaults, and the checks of sizes,
+ * rates and retention counts. Shared because the daemon takes the same values from its environment
  * (daemon-wide defaults) that the client takes from config files (per app).
  */
 
 import { isAbsolute } from 'node:path';
-import { SupervisorError } from './errors.js';
 import { compileDateFormat } from './log-date-format.js';
-import { boolean, integer, invalid, oneOf, record, string } from './validate.js';
+import { parseSize } from './size.js';
+import { boolean, integer, invalid, invalidValue, oneOf, record, string } from './validate.js';
 
 /**
  * Rotation defaults: an app's two streams each keep a current file of at most 10 MiB and 4
@@ -40,16 +40,6 @@ export interface RotationSettings {
 export interface LogDefaults extends RotationSettings {
   /** Bytes per second; 0 never paces. */
   paceRate: number;
-}
-
-/** Bytes from an integer or a string such as "10M", "512K", "1G" (binary units, any case, optional B). */
-export function parseSize(value: unknown): number | null {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null;
-  if (typeof value !== 'string') return null;
-  const match = /^(\d+(?:\.\d+)?)\s*([KMG])?B?$/i.exec(value.trim());
-  if (!match) return null;
-  const unit = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[(match[2] ?? '').toUpperCase() as 'K' | 'M' | 'G'] ?? 1;
-  return Math.round(Number(match[1]) * unit);
 }
 
 /** Checks a rotation size: 0 (never rotate) or at least MIN_LOG_MAX_SIZE. Returns a reason when bad. */
@@ -92,25 +82,25 @@ export function logDefaultsFromEnv(env: NodeJS.ProcessEnv): LogDefaults {
   if (size !== undefined && size !== '') {
     const bytes = parseSize(size);
     const problem = checkMaxSize(bytes);
-    if (problem) throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_LOG_MAX_SIZE ${problem} (got "${size}")`);
+    if (problem) invalidValue('SUPERVISOR_LOG_MAX_SIZE', problem, size);
     settings.maxSize = bytes as number;
   }
   const retain = env['SUPERVISOR_LOG_RETAIN'];
   if (retain !== undefined && retain !== '') {
     const problem = checkRetain(retain);
-    if (problem) throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_LOG_RETAIN ${problem} (got "${retain}")`);
+    if (problem) invalidValue('SUPERVISOR_LOG_RETAIN', problem, retain);
     settings.retain = Number(retain);
   }
   const compress = env['SUPERVISOR_LOG_COMPRESS'];
   if (compress !== undefined && compress !== '') {
-    if (!['0', '1', 'true', 'false'].includes(compress)) throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_LOG_COMPRESS must be 1, 0, true or false (got "${compress}")`);
+    if (!['0', '1', 'true', 'false'].includes(compress)) invalidValue('SUPERVISOR_LOG_COMPRESS', 'must be 1, 0, true or false', compress);
     settings.compress = compress === '1' || compress === 'true';
   }
   const pace = env['SUPERVISOR_LOG_PACE_RATE'];
   if (pace !== undefined && pace !== '') {
     const bytes = parseRate(pace);
     const problem = checkPaceRate(bytes);
-    if (problem) throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_LOG_PACE_RATE ${problem} (got "${pace}")`);
+    if (problem) invalidValue('SUPERVISOR_LOG_PACE_RATE', problem, pace);
     settings.paceRate = bytes as number;
   }
   return settings;

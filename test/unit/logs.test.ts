@@ -14,7 +14,8 @@ import { LogFile, type LogFileEvents } from '../../src/daemon/logs/log-file.js';
 import { compileDateFormat } from '../../src/shared/log-date-format.js';
 import { LogService } from '../../src/daemon/logs/log-service.js';
 import { EventBus } from '../../src/daemon/events.js';
-import { checkMaxSize, DEFAULT_LOG_SPEC, LOG_DEFAULTS, logDefaultsFromEnv, parseSize } from '../../src/shared/log-options.js';
+import { checkMaxSize, DEFAULT_LOG_SPEC, LOG_DEFAULTS, logDefaultsFromEnv } from '../../src/shared/log-options.js';
+import { parseSize } from '../../src/shared/size.js';
 import { listRotatedFiles, rotatedName } from '../../src/shared/rotated-log-files.js';
 
 const quiet = (): LogFileEvents => ({ failed: () => undefined, recovered: () => undefined, wrote: () => undefined, dropped: () => undefined });
