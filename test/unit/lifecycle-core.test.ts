@@ -4,6 +4,7 @@
  * registry's name reservation. (interleavings.test.ts runs every pair of operations.)
  */
 import { describe, expect, it } from 'vitest';
+import { snapshot } from '../../src/daemon/desired-state.js';
 import { checkInvariants } from '../../src/daemon/invariants.js';
 import { MAX_WAITING, OperationQueue } from '../../src/daemon/operations.js';
 import { DRAIN_ACK_MS, retire, stopBudgetMs } from '../../src/daemon/retire.js';
@@ -134,6 +135,34 @@ describe('the operation queue', () => {
 });
 
 describe('slots and apps on fake processes', () => {
+  it("an app's spec.instances is its number of slots, at every moment (one fact, not two copies)", async () => {
+    const w = world();
+    const [app] = await w.registry.create([{ spec: fakeSpec({ instances: 1 }) }]);
+    void app!.start();
+    await w.clock.advance(2000);
+    const counts = (): [number, number, number] => [app!.spec.instances, app!.slots.length, snapshot(w.registry).apps[0]?.spec.instances ?? -1];
+
+    // Scaling up: the new slots count as soon as they exist, in the saved state too.
+    const up = app!.scale(3);
+    await settleMicrotasks();
+    expect(counts()).toEqual([3, 3, 3]);
+    await w.clock.advance(2000);
+    await up;
+
+    // Scaling down: the removed slots count until their processes are gone.
+    const down = app!.scale(1);
+    await settleMicrotasks();
+    expect(counts()).toEqual([3, 3, 3]);
+    await w.clock.advance(20_000);
+    await down;
+    expect(counts()).toEqual([1, 1, 1]);
+
+    // Restored after a crash from a state file whose spec disagrees with its slots: the slots win.
+    const [restored] = await w.registry.create([{ spec: fakeSpec({ name: 'again', instances: 5 }), slots: [{ id: 90, instance: 0 }, { id: 91, instance: 1 }] }]);
+    expect(restored!.spec.instances).toBe(2);
+    expect(checkInvariants(w.registry)).toEqual([]);
+  });
+
   it('reload: a stop arriving mid-way terminates the replacement it started, and stops the rest', async () => {
     const w = world();
     const [app] = await w.registry.create([{ spec: fakeSpec({ mode: 'cluster', instances: 2 }) }]);
