@@ -8,8 +8,7 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { compileDateFormat, TIME_DATE_FORMAT } from '../shared/log-date-format.js';
-import { checkMaxSize, checkPaceRate, checkRetain, DEFAULT_LOG_SPEC, DISCARD, LOG_OPTIONS, parseRate, type LogConfig, type LogSpec } from '../shared/log-options.js';
-import { parseSize } from '../shared/size.js';
+import { DEFAULT_LOG_SPEC, DISCARD, LOG_OPTIONS, logNumber, type LogConfig, type LogSpec } from '../shared/log-options.js';
 import { invalid, invalidValue } from '../shared/validate.js';
 
 export type { LogConfig };
@@ -60,27 +59,13 @@ export function toLogSpec(config: LogConfig, cwd: string, where: string): LogSpe
   const logType = read(config, 'log_type', where).value ?? 'raw';
   if (logType !== 'raw' && logType !== 'json') invalidValue(`${where}.log_type`, 'must be "json" or "raw"', logType);
 
-  let maxSize: number | null = null;
-  const size = read(config, 'log_max_size', where).value;
-  if (size !== undefined) {
-    maxSize = parseSize(size);
-    const problem = checkMaxSize(maxSize);
-    if (problem) invalidValue(`${where}.log_max_size`, problem, size);
-  }
-  let retain: number | null = null;
-  const kept = read(config, 'log_retain', where).value;
-  if (kept !== undefined) {
-    const problem = checkRetain(kept);
-    if (problem) invalidValue(`${where}.log_retain`, problem, kept);
-    retain = Number(kept);
-  }
-  let paceRate: number | null = null;
-  const pace = read(config, 'log_pace_rate', where).value;
-  if (pace !== undefined) {
-    paceRate = parseRate(pace);
-    const problem = checkPaceRate(paceRate);
-    if (problem) invalidValue(`${where}.log_pace_rate`, problem, pace);
-  }
+  const number = (key: 'log_max_size' | 'log_retain' | 'log_pace_rate', option: Parameters<typeof logNumber>[0]): number | null => {
+    const value = read(config, key, where).value;
+    return value === undefined ? null : logNumber(option, value, `${where}.${key}`);
+  };
+  const maxSize = number('log_max_size', 'maxSize');
+  const retain = number('log_retain', 'retain');
+  const paceRate = number('log_pace_rate', 'paceRate');
   return {
     outFile: out.value === undefined ? null : path(out.key, out.value),
     errFile: err.value === undefined ? null : path(err.key, err.value),

@@ -64,10 +64,36 @@ export function checkPaceRate(bytes: number | null): string | null {
   return null;
 }
 
-export function checkRetain(value: unknown): string | null {
+/** A count of rotated files from an integer or a string of digits. */
+function parseRetain(value: unknown): number | null {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_LOG_RETAIN) return `must be a whole number from 0 to ${MAX_LOG_RETAIN}`;
+  return typeof n === 'number' && Number.isInteger(n) ? n : null;
+}
+
+/** Checks a count of rotated files kept: 0 to MAX_LOG_RETAIN. Returns a reason when bad. */
+function checkRetain(count: number | null): string | null {
+  if (count === null || count < 0 || count > MAX_LOG_RETAIN) return `must be a whole number from 0 to ${MAX_LOG_RETAIN}`;
   return null;
+}
+
+/** The numeric log options: how what a user writes is read, and what the number must be. */
+const LOG_NUMBERS = {
+  maxSize: { parse: parseSize, check: checkMaxSize },
+  retain: { parse: parseRetain, check: checkRetain },
+  paceRate: { parse: parseRate, check: checkPaceRate },
+} as const;
+
+/**
+ * A numeric log option as a user wrote it, in a config file (per app) or in the SUPERVISOR_LOG_*
+ * variable that sets the daemon-wide default: the number, or INVALID_REQUEST naming `field`
+ * and echoing the value. Both places read it here, so they accept and refuse the same values
+ * with the same words.
+ */
+export function logNumber(option: keyof typeof LOG_NUMBERS, value: unknown, field: string): number {
+  const { parse, check } = LOG_NUMBERS[option];
+  const n = parse(value);
+  const problem = check(n);
+  return problem ? invalidValue(field, problem, value) : (n as number);
 }
 
 /**
@@ -78,31 +104,18 @@ export function checkRetain(value: unknown): string | null {
  */
 export function logDefaultsFromEnv(env: NodeJS.ProcessEnv): LogDefaults {
   const settings = { ...LOG_DEFAULTS };
+  // Unset and empty are the same: the default.
   const size = env['SUPERVISOR_LOG_MAX_SIZE'];
-  if (size !== undefined && size !== '') {
-    const bytes = parseSize(size);
-    const problem = checkMaxSize(bytes);
-    if (problem) invalidValue('SUPERVISOR_LOG_MAX_SIZE', problem, size);
-    settings.maxSize = bytes as number;
-  }
+  if (size) settings.maxSize = logNumber('maxSize', size, 'SUPERVISOR_LOG_MAX_SIZE');
   const retain = env['SUPERVISOR_LOG_RETAIN'];
-  if (retain !== undefined && retain !== '') {
-    const problem = checkRetain(retain);
-    if (problem) invalidValue('SUPERVISOR_LOG_RETAIN', problem, retain);
-    settings.retain = Number(retain);
-  }
+  if (retain) settings.retain = logNumber('retain', retain, 'SUPERVISOR_LOG_RETAIN');
   const compress = env['SUPERVISOR_LOG_COMPRESS'];
-  if (compress !== undefined && compress !== '') {
+  if (compress) {
     if (!['0', '1', 'true', 'false'].includes(compress)) invalidValue('SUPERVISOR_LOG_COMPRESS', 'must be 1, 0, true or false', compress);
     settings.compress = compress === '1' || compress === 'true';
   }
   const pace = env['SUPERVISOR_LOG_PACE_RATE'];
-  if (pace !== undefined && pace !== '') {
-    const bytes = parseRate(pace);
-    const problem = checkPaceRate(bytes);
-    if (problem) invalidValue('SUPERVISOR_LOG_PACE_RATE', problem, pace);
-    settings.paceRate = bytes as number;
-  }
+  if (pace) settings.paceRate = logNumber('paceRate', pace, 'SUPERVISOR_LOG_PACE_RATE');
   return settings;
 }
 
