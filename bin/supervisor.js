@@ -1,4 +1,3 @@
 #!/usr/bin/env node
-import { run } from '../dist/client/cli.js';
-
-await run(process.argv);
+// CommonJS (bin/package.json): the CLI's bundle loads without Node's ES module loader.
+require('../dist/client/cli.cjs').run(process.argv);

@@ -3,7 +3,8 @@
  * print. Every failure ends in one line on stderr and a non-zero exit (see run()).
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { requireCommonJs } from '../shared/bundle.js';
 import type * as CommanderModule from 'commander';
 import { EXIT_STATUS, SupervisorError } from '../shared/errors.js';
 import { homePaths, resolveHome } from '../shared/paths.js';
@@ -98,7 +99,7 @@ async function buildProgram(): Promise<Command> {
   // commander is CommonJS: require() loads it in about half the time that import() takes, since
   // import() has to scan the file for its exports first. Loaded here, not at the top: plain
   // `list` does not need it (see run()).
-  const { Command, Option } = createRequire(import.meta.url)('commander') as typeof CommanderModule;
+  const { Command, Option } = requireCommonJs('commander') as typeof CommanderModule;
   // The option table (app-options.ts and what it imports), for --balance's choices.
   const { BALANCE_STRATEGIES } = await import('../shared/app-spec.js');
   const program = new Command('supervisor')
@@ -423,7 +424,8 @@ async function buildProgram(): Promise<Command> {
       }
       if (opts.start !== undefined && !opts.foreground) throw new SupervisorError('INVALID_REQUEST', '--start needs --foreground');
       if (opts.foreground) {
-        const { main } = await import('../daemon/main.js');
+        // The daemon's own bundle, as the launcher starts it (not a second copy inside the CLI's).
+        const { main } = requireCommonJs(fileURLToPath(new URL('../daemon/daemon.cjs', import.meta.url))) as typeof import('../daemon/entry.js');
         await main({ foreground: true, ...(opts.start !== undefined && { start: opts.start }) });
         return;
       }

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AppSpec } from '../shared/app-spec.js';
+import { requireCommonJs } from '../shared/bundle.js';
 import { SupervisorError } from '../shared/errors.js';
 import { isRecord } from '../shared/validate.js';
 import { toAppSpec, type AppConfig, type ConvertBase } from './app-config.js';
@@ -31,7 +32,7 @@ interface LoadOptions {
 async function parse(file: string): Promise<unknown> {
   if (/\.ya?ml$/.test(file)) {
     const text = await readFile(file, 'utf8');
-    const { load } = await import('js-yaml');
+    const { load } = requireCommonJs('js-yaml') as typeof import('js-yaml');
     return load(text, { filename: file });
   }
   if (/\.json5?$/.test(file)) {
@@ -43,7 +44,7 @@ async function parse(file: string): Promise<unknown> {
         // pm2 reads .json files as JavaScript: give JSON5 a try before giving up.
       }
     }
-    const { default: JSON5 } = await import('json5');
+    const JSON5 = requireCommonJs('json5') as typeof import('json5');
     return JSON5.parse(text);
   }
   const module = (await import(pathToFileURL(file).href)) as { default?: unknown };

@@ -9,7 +9,7 @@ import { SupervisorError } from '../shared/errors.js';
 import type { HomePaths } from '../shared/paths.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 
-const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/entry.js', import.meta.url));
+const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/daemon.cjs', import.meta.url));
 const START_TIMEOUT_MS = 10_000;
 const RETRY_MS = 15;
 
@@ -100,7 +100,7 @@ async function startDaemon(paths: HomePaths): Promise<void> {
   (await import('../shared/control-limits.js')).controlLimitsSetting(process.env);
   (await import('../shared/metrics-address.js')).metricsAddressSetting(process.env);
   (await import('../shared/log-options.js')).logDefaultsFromEnv(process.env);
-  const { spawn } = await import('node:child_process');
+  const { spawn } = process.getBuiltinModule('node:child_process');
   mkdirSync(paths.home, { recursive: true, mode: 0o700 });
   chmodSync(paths.home, 0o700);
   const log = openSync(paths.daemonLog, 'a', 0o600);

@@ -126,7 +126,7 @@ export async function lastLines(file: string, count: number): Promise<string[]> 
 async function tail(file: string, count: number): Promise<string[]> {
   if (file.endsWith('.gz')) {
     try {
-      const { gunzipSync } = await import('node:zlib');
+      const { gunzipSync } = process.getBuiltinModule('node:zlib');
       return lastOf(gunzipSync(await readFile(file)).toString('utf8'), count, true);
     } catch {
       return [];

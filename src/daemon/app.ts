@@ -21,7 +21,7 @@ import type { EventBus } from './events.js';
 import type { AppLogs, LogService } from './logs.js';
 import type { ManagedProcess, ProcessIdentity } from './managed-process.js';
 import { MemoryGuard } from './memory-guard.js';
-import { checkAborted, OperationQueue, untilAborted } from './operations.js';
+import { checkAborted, OperationQueue, untilAborted, type Skipped } from './operations.js';
 import { Slot, type SlotHost } from './slot.js';
 import { AppTriggers } from './triggers/app-triggers.js';
 import { WorkerProcess } from './worker-process.js';
@@ -181,14 +181,15 @@ export class App implements SlotHost {
     return this.ops.run('stop', () => this.#stopSlots(this.#stillHere(slots)));
   }
 
-  /** `as: 'cron'` for a cron_restart tick, which the queue skips unless the app is idle (RULES in operations.ts). */
-  restart(slots: readonly Slot[] = this.slots, as: 'restart' | 'cron' = 'restart'): Promise<void> {
-    return this.ops.run(as, async (signal) => {
-      const mine = this.#stillHere(slots);
-      await Promise.all(mine.map((slot) => slot.hold(() => slot.restart())));
-      checkAborted(signal);
-      await this.#settle(mine, signal);
-    });
+  restart(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('restart', (signal) => this.#restart(slots, signal));
+  }
+
+  async #restart(slots: readonly Slot[], signal: AbortSignal): Promise<void> {
+    const mine = this.#stillHere(slots);
+    await Promise.all(mine.map((slot) => slot.hold(() => slot.restart())));
+    checkAborted(signal);
+    await this.#settle(mine, signal);
   }
 
   /** `reset`: the restart counters and back-off of these processes start again from zero. */
@@ -205,11 +206,26 @@ export class App implements SlotHost {
    * A stop or delete arriving meanwhile aborts it: the replacement being started is stopped,
    * and those already swapped stay.
    */
-  reload(slots: readonly Slot[] = this.slots, as: 'reload' | 'cron' = 'reload'): Promise<void> {
-    return this.ops.run(as, async (signal) => {
-      await this.#replaceAll(slots, signal);
-      this.reloads += 1;
-      await this.#settle(this.#stillHere(slots), signal);
+  reload(slots: readonly Slot[] = this.slots): Promise<void> {
+    return this.ops.run('reload', (signal) => this.#reload(slots, signal));
+  }
+
+  async #reload(slots: readonly Slot[], signal: AbortSignal): Promise<void> {
+    await this.#replaceAll(slots, signal);
+    this.reloads += 1;
+    await this.#settle(this.#stillHere(slots), signal);
+  }
+
+  /**
+   * A trigger's reload (cluster mode) or restart (fork mode), as an operation of its kind
+   * (src/daemon/triggers/; the kinds' rules are in operations.ts). The processes are chosen by
+   * `choose` when its turn comes, not now; none: nothing is done. SKIPPED when the queue skips it.
+   */
+  triggered(kind: 'cron' | 'watch', choose: (how: 'reload' | 'restart') => readonly Slot[]): Promise<void | Skipped> {
+    return this.ops.run(kind, async (signal) => {
+      const how = this.spec.mode === 'cluster' ? 'reload' : 'restart';
+      const slots = choose(how);
+      if (slots.length > 0) await (how === 'reload' ? this.#reload(slots, signal) : this.#restart(slots, signal));
     });
   }
 
@@ -309,7 +325,7 @@ export class App implements SlotHost {
 
   /** pm2's `restart|stop --watch`: watch these paths from now on (none: off); processes are left alone. */
   setWatch(watch: string[]): Promise<void> {
-    return this.ops.run('watch', async () => {
+    return this.ops.run('watch-list', async () => {
       if (JSON.stringify(watch) === JSON.stringify(this.spec.watch)) return;
       // Only the watch list changes: the triggers follow it; restart policies (crash-loop and
       // back-off state), logs, memory guard and sockets are not touched, as #specChanged would.
@@ -350,8 +366,8 @@ export class App implements SlotHost {
   }
 
   /** The memory guard's replacement of one process; skipped if any operation runs or waits. */
-  replaceOne(slot: Slot): Promise<void> {
-    return this.ops.run('replace', async (signal) => {
+  async replaceOne(slot: Slot): Promise<void> {
+    await this.ops.run('replace', async (signal) => {
       // Only a serving process is replaced; a stopped one must not be started by this.
       if (!this.slots.includes(slot) || slot.state.status !== 'online') return;
       const { retired } = await slot.hold(() => slot.replace(signal));

@@ -1,8 +1,10 @@
 /**
  * The daemon's cluster-mode code (./cluster/: the sockets it owns, the balancers, Node's cluster
  * protocol), loaded when the first cluster-mode spec is checked. A daemon whose apps all run in
- * fork mode never loads it, which keeps about 0.6 MiB out of its resident memory
- * (bench/RESULTS.md).
+ * fork mode never loads it. That kept about 0.6 MiB out of its resident memory when each module
+ * was a file of its own; in the daemon's bundle (docs/ARCHITECTURE.md, "Build") the code is in
+ * the file either way and running its module bodies early makes no difference bench/cli.mjs can
+ * see, so the split now only keeps fork-mode daemons from doing work they do not need.
  *
  * Every spec reaches the daemon's apps through `Registry.verify` (start, a config file's
  * update, the apps a crashed daemon left, dump.json), and verify awaits `loadClusterCode()` for

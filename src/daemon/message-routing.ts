@@ -1,24 +1,23 @@
 /**
- * The daemon's side of messages (docs/MESSAGES.md), with the router (./messages/) loaded on
- * first use: most apps never send a message, and a daemon of such apps does not carry it
- * (about 0.2 MiB of resident memory, bench/RESULTS.md).
+ * The daemon's side of messages (docs/MESSAGES.md), with the router (./messages/) made on
+ * first use: most apps never send a message, and a daemon of such apps keeps no per-process
+ * message state for them.
  *
  * This listens to every process the daemon starts and to the status events; the first time a
  * process sends something that is the router's (a runtime message of `supervisor-node/process`:
  * msg, req, cancel, answer, peers, wants; or a pm2-style `process.send({ type, data })`), or a
- * client calls `sendData`, the router is loaded and is handed every process still running, then
- * that message. Until then nothing was routed, so the counters `describe` shows are zero, as
- * they would have been; and the one thing the router needs from before, what each slot last
- * announced to peer listeners, is kept here from the start (peer-events.ts).
+ * client calls `sendData`, the router is made and is handed every process still running, then
+ * that message, in the same turn: nothing waits in a buffer that would need a bound, and
+ * nothing can be overtaken by a later message. Until then nothing was routed, so the counters
+ * `describe` shows are zero, as they would have been; and the one thing the router needs from
+ * before, what each slot last announced to peer listeners, is kept here from the start
+ * (peer-events.ts).
  *
- * The load is synchronous (require() of an ES module, Node >= 20.19), in the listener that got
- * the message: the message is routed in the same turn, so nothing waits in a buffer that would
- * need a bound, and nothing can be overtaken by a later message. The price is one pause of the
- * event loop, a few milliseconds, the first time. Where require() cannot load it (Node run with
- * --no-experimental-require-module, or these sources run by the unit tests untranspiled), the
- * router is imported when the daemon starts, as it was before it was lazy.
+ * The router's code itself is loaded when the daemon starts: the daemon runs as one bundle
+ * (docs/ARCHITECTURE.md, "Build"), where loading it is running a few class definitions already
+ * in the file (no difference in resident memory that bench/cli.mjs can see). It used to be
+ * require()d on first use, when each module of the daemon was a file of its own.
  */
-import { createRequire } from 'node:module';
 import type { MessageCounters } from '../shared/messages.js';
 import type { ProcessEvent } from '../shared/protocol.js';
 import { isRecord } from '../shared/validate.js';
@@ -34,20 +33,8 @@ type RouterModule = typeof import('./messages/router.js');
 /** Returns the router's module, loading it the first time. */
 export type LoadRouter = () => RouterModule;
 
-const ROUTER = './messages/router.js';
-
-/** How the router will be loaded: on demand when require() can, else now. */
+/** The router's module, loaded when the daemon starts (see above: the router is made on first use). */
 export async function routerLoader(): Promise<LoadRouter> {
-  // Typed only from @types/node 22; present since Node 20.19 / 22.12.
-  if ((process.features as { require_module?: boolean }).require_module === true) {
-    const require = createRequire(import.meta.url);
-    try {
-      require.resolve(ROUTER);
-      return () => require(ROUTER) as RouterModule;
-    } catch {
-      // No compiled router next to this file: running from sources, load it now.
-    }
-  }
   const router = await import('./messages/router.js');
   return () => router;
 }

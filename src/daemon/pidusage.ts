@@ -1,10 +1,9 @@
 /**
- * pidusage (a CommonJS package), loaded with require(). Importing CommonJS from an ES module
- * makes Node load its scanner of CommonJS exports (cjs-module-lexer) to find named exports,
- * which the daemon would then keep for good: about 0.4 MiB of its resident memory, for a
- * default export it does not need scanned (bench/RESULTS.md).
+ * pidusage (a CommonJS package), loaded with require(): in the daemon's bundle that is the
+ * plain CommonJS require; run from ES modules, an import of CommonJS would make Node scan the
+ * file for named exports (cjs-module-lexer, about 0.4 MiB kept for good) for a default export.
  */
-import { createRequire } from 'node:module';
 import type Pidusage from 'pidusage';
+import { requireCommonJs } from '../shared/bundle.js';
 
-export const pidusage = createRequire(import.meta.url)('pidusage') as typeof Pidusage;
+export const pidusage = requireCommonJs('pidusage') as typeof Pidusage;

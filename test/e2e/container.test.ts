@@ -114,7 +114,7 @@ describe.skipIf(!canUnshare)('container entrypoint (foreground daemon as PID 1)'
     await waitFor(async () => {
       const rows = JSON.parse((await runCli(['list', '--json'], env)).stdout || '[]') as { status: string }[];
       return rows.length === 1 && rows[0]?.status === 'online';
-    }, 'the app online');
+    }, 'the app online', 30_000);
     const apps = descendantsOf(outerPid);
     expect(apps.length).toBeGreaterThanOrEqual(1);
     process.kill(outerPid, 'SIGKILL');

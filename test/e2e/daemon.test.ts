@@ -34,7 +34,7 @@ function daemonsOf(dir: string): number[] {
     const pid = Number(entry);
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      const isDaemon = cmdline.some((arg) => arg.endsWith('daemon/entry.js')) || (cmdline.some((arg) => arg.endsWith('supervisor.js')) && cmdline.includes('daemon'));
+      const isDaemon = cmdline.some((arg) => arg.endsWith('daemon/daemon.cjs')) || (cmdline.some((arg) => arg.endsWith('supervisor.js')) && cmdline.includes('daemon'));
       if (!isDaemon || !isRunning(pid)) continue;
       if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`SUPERVISOR_HOME=${dir}`)) found.push(pid);
     } catch {

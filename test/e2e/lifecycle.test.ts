@@ -27,6 +27,8 @@ describe('lifecycle', () => {
       name: 'crashy',
       script: fixture('crash-app.cjs'),
       max_restarts: 3,
+      // Every exit unstable, however long a loaded machine takes between ready and exit.
+      min_uptime: 60_000,
       exp_backoff_restart_delay: 20,
       backoff_cap: 200,
       retry_after_crash_loop: false,

@@ -3,13 +3,14 @@
  * expression with seconds restarts a fork-mode app and reloads a cluster-mode one; a burst of
  * file changes is one restart; the app's own log file, the daemon's home, node_modules, .git
  * and ignore_watch never trigger; a stopped app does not come back on a change; a bad
- * expression is refused at start and changes nothing.
+ * expression is refused at start and changes nothing; a user reload and a watch reload that
+ * overlap both run, neither refused.
  */
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppDescription, ProcessInfo, TriggerDescription } from '../../src/shared/protocol.js';
-import { byStatus, expectOk, fixture, freePort, httpGet, tempHome, waitFor, scratchDirs, type Home } from '../helpers.js';
+import { byStatus, expectOk, fixture, freePort, httpGet, logLines, tempHome, waitFor, scratchDirs, type Home } from '../helpers.js';
 
 async function describeApp(home: Home, name: string): Promise<AppDescription> {
   const result = await home.cli(['describe', name, '--json']);
@@ -205,6 +206,53 @@ describe('cron_restart and watch', () => {
     }, 'both workers reloaded', 30_000);
     expect((await httpGet(port)).body).toMatch(/^v2 /);
     expect((await describeApp(home, 'server')).spec.mode).toBe('cluster');
+  });
+
+  it('a user reload racing a watch reload: neither is refused, in either order; both run and the last change is live', async () => {
+    home = await tempHome();
+    const dir = await scratch();
+    const port = await freePort();
+    // Each worker listens 1.5 s after it starts, so a reload of two takes 3 s or more: the
+    // other reload arrives while one is under way. It logs its version and pid when started.
+    await writeFile(join(dir, 'version.txt'), 'v1\n');
+    await writeFile(
+      join(dir, 'server.cjs'),
+      `const version = require('node:fs').readFileSync(__dirname + '/version.txt', 'utf8').trim();
+       console.log('started ' + version + ' ' + process.pid);
+       setTimeout(() => require('node:http').createServer((q, s) => s.end(version)).listen(Number(process.env.PORT)), 1500);\n`,
+    );
+    expectOk(await home.cli(['start', 'server.cjs', '-i', '2', '--watch', '--watch-delay', '0.2'], { cwd: dir, env: { PORT: String(port) } }));
+    await byStatus(home, 'server', 'online', 2);
+    await waitFor(async () => (await triggersOf(home, 'server')).watch?.ready, 'the watcher ready');
+    const notes = async (): Promise<string[]> => (await logLines(home, 'server', 'err')).filter((line) => line.startsWith('[supervisor]'));
+    const watchReloads = async (): Promise<number> => (await notes()).filter((line) => line.includes('watch: version.txt changed: reloading 2 processes')).length;
+    const started = async (version: string): Promise<number> => (await logLines(home, 'server')).filter((line) => line.startsWith(`started ${version} `)).length;
+    const serving = async (version: string): Promise<boolean> => {
+      const rows = await rowsOf(home, 'server');
+      if (rows.length !== 2 || !rows.every((row) => row.status === 'online')) return false;
+      for (let i = 0; i < 4; i++) if ((await httpGet(port)).body !== version) return false;
+      return true;
+    };
+
+    // 1. The watch reload first; the user's reload arrives while it runs, waits, and succeeds.
+    await writeFile(join(dir, 'version.txt'), 'v2\n');
+    await waitFor(async () => (await watchReloads()) === 1 && (await started('v2')) >= 1, 'the watch reload under way', 20_000);
+    const during = await home.cli(['reload', 'server']);
+    expect(during.code, during.stderr).toBe(0);
+    // Two reloads of two workers, all of them v2.
+    await waitFor(async () => (await started('v2')) === 4 && (await serving('v2')), 'both reloads done, v2 served', 30_000);
+
+    // 2. The user's reload first; a change while it runs makes a watch reload after it.
+    const reload = home.cli(['reload', 'server']);
+    await waitFor(async () => (await started('v2')) === 5, "the user's reload under way", 20_000);
+    await writeFile(join(dir, 'version.txt'), 'v3\n');
+    const done = await reload;
+    expect(done.code, done.stderr).toBe(0);
+    await waitFor(async () => (await watchReloads()) === 2 && (await serving('v3')), 'the watch reload after it, v3 served', 30_000);
+
+    const lines = await notes();
+    expect(lines.filter((line) => /CONFLICT|already in progress|failed|cancelled|skipped/.test(line)), lines.join('\n')).toEqual([]);
+    expect(await rowsOf(home, 'server')).toHaveLength(2);
   });
 });
 

@@ -2,7 +2,8 @@
  * Every pair of lifecycle operations, the second arriving at several points while the first
  * runs ("operation A, then B at step k"), on fake processes and a fake clock. Whatever
  * interleaves, afterwards:
- * - both operations have settled (nothing hangs), and a refusal is a CONFLICT;
+ * - both operations have settled (nothing hangs), and a refusal is a CONFLICT; a watch reload
+ *   and any other operation but a stop or delete both succeed (they wait for each other);
  * - the daemon's consistency check finds nothing (no orphaned process, no slot in a state its
  *   processes contradict, instance counts right, no port held by a stopped app);
  * - the app ends as the later command asked: stopped after a stop, gone after a delete,
@@ -37,6 +38,10 @@ const OPS: Record<string, Op> = {
   'delete one process': { run: (_w, app) => app.remove([app.slots[0]!]), intent: null },
   'config reload': { run: (_w, app) => app.update({ ...app.spec, env: { DEPLOY: String(Math.random()) } }, 'reload'), intent: 'online' },
   'memory replacement': { run: (_w, app) => app.replaceOne(app.slots[0]!), intent: null },
+  // The triggers' operations, choosing at their turn what should run then (as AppTriggers does):
+  // they change which processes run, not whether the app runs.
+  'cron tick': { run: (_w, app) => app.triggered('cron', () => app.slots.filter((slot) => slot.wanted)), intent: null },
+  'watch change': { run: (_w, app) => app.triggered('watch', () => app.slots.filter((slot) => slot.wanted)), intent: null },
   crash: {
     run: async (_w, app) => {
       (app.slots[0]?.worker as FakeProcess | null)?.die(1, null);
@@ -44,6 +49,8 @@ const OPS: Record<string, Op> = {
     intent: null,
   },
 };
+
+const SUPERSEDING = ['stop', 'delete', 'delete one process'];
 
 /** Fake milliseconds after A at which B arrives: at once, a moment later, mid-readiness, after the first swap. */
 const STEPS = [0, 1, 300, 1200];
@@ -90,6 +97,10 @@ async function runPair(a: string, b: string, step: number, script: Script): Prom
       expect(outcome.error, `${name} failed with ${String(outcome.error)}`).toBeInstanceOf(SupervisorError);
       expect((outcome.error as SupervisorError).code, String(outcome.error)).toBe('CONFLICT');
     }
+  }
+  // A watch reload waits its turn and is waited for: only what supersedes it (a stop, a delete) makes either fail.
+  if ([a, b].includes('watch change') && ![a, b].some((name) => SUPERSEDING.includes(name))) {
+    expect([first.error, second.error], `${a} then ${b}`).toEqual([null, null]);
   }
   await w.clock.advance(30_000); // crash restarts that fell due
   expect(checkInvariants(w.registry)).toEqual([]);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { snapshot } from '../../src/daemon/desired-state.js';
 import { handlers, type HandlerContext } from '../../src/daemon/handlers.js';
 import { checkInvariants } from '../../src/daemon/invariants.js';
-import { MAX_WAITING, OperationQueue } from '../../src/daemon/operations.js';
+import { MAX_WAITING, OperationQueue, SKIPPED } from '../../src/daemon/operations.js';
 import { DRAIN_ACK_MS, retire, stopBudgetMs } from '../../src/daemon/retire.js';
 import { SupervisorError } from '../../src/shared/errors.js';
 import { FakeClock, FakeProcess, fakeSpec, settleMicrotasks, world } from './fakes.js';
@@ -85,7 +85,7 @@ describe('the operation queue', () => {
     const queue = new OperationQueue('web');
     const running = queue.run('restart', never).catch(() => undefined);
     let ran = false;
-    expect(await queue.run('replace', async () => void (ran = true))).toBeNull();
+    expect(await queue.run('replace', async () => void (ran = true))).toBe(SKIPPED);
     expect(ran).toBe(false);
     await queue.run('stop', async () => undefined);
     await running;
@@ -95,15 +95,12 @@ describe('the operation queue', () => {
     const queue = new OperationQueue('web');
     const running = queue.run('restart', never).catch(() => undefined);
     let ran = false;
-    expect(queue.skips('cron')).toBe(true);
-    expect(queue.skips('restart')).toBe(false);
-    expect(await queue.run('cron', async () => void (ran = true))).toBeNull();
+    expect(await queue.run('cron', async () => void (ran = true))).toBe(SKIPPED);
     expect(ran).toBe(false);
     expect(queue.waiting).toBe(0); // never queued behind the restart
     await queue.run('stop', async () => undefined);
     await running;
 
-    expect(queue.skips('cron')).toBe(false);
     const tick = queue.run('cron', never);
     // A reload arriving meanwhile is not refused as a second reload: it waits its turn.
     const reload = queue.run('reload', async () => 'reloaded');
@@ -112,6 +109,69 @@ describe('the operation queue', () => {
     expect((await rejection(tick)).message).toBe('cron of "web" was cancelled: a stop of the same app came after it');
     expect((await rejection(reload)).code).toBe('CONFLICT');
     expect(await stop).toBe('stopped');
+  });
+
+  it('a watch waits its turn behind anything, and one arriving while another waits joins it', async () => {
+    const queue = new OperationQueue('web');
+    const order: string[] = [];
+    let release: () => void = () => undefined;
+    const restart = queue.run('restart', () => new Promise<void>((resolve) => (release = resolve)));
+    const first = queue.run('watch', async () => {
+      order.push('first watch');
+      return 'reloaded';
+    });
+    const second = queue.run('watch', async () => void order.push('second watch'));
+    // The same operation: the second's body never runs, its caller gets the first's result.
+    expect(second).toBe(first);
+    expect(queue.waiting).toBe(1);
+    release();
+    await restart;
+    expect(await second).toBe('reloaded');
+    expect(order).toEqual(['first watch']);
+  });
+
+  it('a watch arriving while one runs waits for it (that one may have read the files before the change)', async () => {
+    const queue = new OperationQueue('web');
+    let release: () => void = () => undefined;
+    const running = queue.run('watch', () => new Promise<string>((resolve) => (release = () => resolve('first'))));
+    await settleMicrotasks();
+    expect(queue.running).toBe('watch');
+    const next = queue.run('watch', async () => 'second');
+    expect(next).not.toBe(running);
+    expect(queue.waiting).toBe(1);
+    release();
+    expect(await running).toBe('first');
+    expect(await next).toBe('second');
+  });
+
+  it('a reload and a watch never refuse each other, in either order; a second reload still is refused; a cron tick is skipped', async () => {
+    const queue = new OperationQueue('web');
+    const order: string[] = [];
+    let release: () => void = () => undefined;
+    // A watch runs; a user reload waits behind it; a watch after that waits behind the reload.
+    const running = queue.run('watch', () => new Promise<void>((resolve) => (release = resolve))).then(() => order.push('watch'));
+    await settleMicrotasks();
+    const reload = queue.run('reload', async () => void order.push('reload'));
+    const watch = queue.run('watch', async () => void order.push('watch after reload'));
+    expect(queue.waiting).toBe(2);
+    expect((await rejection(queue.run('reload', async () => undefined))).message).toBe('a reload of "web" is already in progress');
+    expect(await queue.run('cron', async () => 'ticked')).toBe(SKIPPED);
+    release();
+    await Promise.all([running, reload, watch]);
+    expect(order).toEqual(['watch', 'reload', 'watch after reload']);
+  });
+
+  it('a stop aborts the running watch and cancels the waiting one, whoever joined it', async () => {
+    const queue = new OperationQueue('web');
+    const running = queue.run('watch', never);
+    const waiting = queue.run('watch', never);
+    const joined = queue.run('watch', never);
+    const stop = queue.run('stop', async () => 'stopped');
+    expect((await rejection(running)).message).toBe('watch of "web" was cancelled: a stop of the same app came after it');
+    expect((await rejection(waiting)).message).toBe('watch of "web" was cancelled: a stop of the same app came after it');
+    expect(joined).toBe(waiting);
+    expect(await stop).toBe('stopped');
+    expect(queue.idle).toBe(true);
   });
 
   it(`bounds the waiting operations at ${MAX_WAITING}`, async () => {

@@ -1,20 +1,21 @@
 /**
  * cron_restart and watch on a fake clock: the cron schedule (with croner's real parser), the
- * merging of file changes into bursts, the runner that keeps at most one action running and
- * one waiting, the ignore rules, and the triggers of an app of fake processes (fired through
- * the app's operation queue, skipped or postponed while another operation runs, disarmed by a
- * stop, re-armed by an update).
+ * merging of file changes into bursts, the ignore rules (the app's log files among them), and
+ * the triggers of an app of fake processes (fired as operations of their own kinds on the
+ * app's queue: a tick skipped while another operation runs, a burst waiting its turn and
+ * joined by the next; disarmed by a stop, re-armed by an update).
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { AppTriggers, checkTriggers, type TriggerApp } from '../../src/daemon/triggers/app-triggers.js';
 import { CronSchedule, MAX_TIMER_MS, parseCron } from '../../src/daemon/triggers/cron.js';
 import { ignoreMatcher, type IgnoreRules } from '../../src/daemon/triggers/ignore.js';
-import { TriggerRunner } from '../../src/daemon/triggers/runner.js';
 import { BURST_CAP, ChangeBursts, type WatchOptions } from '../../src/daemon/triggers/watch.js';
 import type { App } from '../../src/daemon/app.js';
+import { appLogFiles } from '../../src/daemon/logs/app-logs.js';
 import type { Clock } from '../../src/daemon/clock.js';
 import { SupervisorError } from '../../src/shared/errors.js';
+import { DEFAULT_LOG_SPEC } from '../../src/shared/log-options.js';
 import { FakeClock, fakeSpec, settleMicrotasks, world, type World } from './fakes.js';
 
 const picomatch = createRequire(import.meta.url)('picomatch') as typeof import('picomatch');
@@ -107,62 +108,9 @@ describe('file changes in bursts', () => {
   });
 });
 
-describe('the trigger runner', () => {
-  function gate(): { open(): void; action: () => Promise<void>; runs: number } {
-    const state = { runs: 0, open: () => undefined as void, action: async () => undefined as void };
-    state.action = () => {
-      state.runs += 1;
-      return new Promise<void>((resolve) => (state.open = resolve));
-    };
-    return state;
-  }
-
-  it('drop: a request while the action runs is dropped', async () => {
-    const g = gate();
-    const runner = new TriggerRunner(() => g.action(), 'drop');
-    expect(runner.request()).toBe('run');
-    expect(runner.request()).toBe('dropped');
-    g.open();
-    await settleMicrotasks();
-    expect(g.runs).toBe(1);
-    expect(runner.request()).toBe('run');
-    expect(g.runs).toBe(2);
-  });
-
-  it('coalesce: requests while it runs make one more run after it', async () => {
-    const g = gate();
-    const runner = new TriggerRunner(() => g.action(), 'coalesce');
-    expect(runner.request()).toBe('run');
-    expect(runner.request()).toBe('pending');
-    expect(runner.request()).toBe('dropped');
-    g.open();
-    await settleMicrotasks();
-    expect(g.runs).toBe(2);
-    g.open();
-    await settleMicrotasks();
-    expect(g.runs).toBe(2);
-    expect(runner.running).toBe(false);
-  });
-
-  it('keeps working after a failed action; closed, it starts nothing', async () => {
-    let runs = 0;
-    const runner = new TriggerRunner(async () => {
-      runs += 1;
-      throw new Error('reload failed');
-    }, 'coalesce');
-    runner.request();
-    await settleMicrotasks();
-    runner.request();
-    await settleMicrotasks();
-    expect(runs).toBe(2);
-    runner.close();
-    expect(runner.request()).toBe('dropped');
-  });
-});
-
 describe('what a watch ignores', () => {
   const rules = (patterns: string[], extra: Partial<IgnoreRules> = {}): ((path: string) => boolean) =>
-    ignoreMatcher({ cwd: '/srv/app', roots: ['/srv/app', '/srv/shared'], patterns, never: () => [], neverPrefixes: () => [], ...extra }, (glob) => picomatch(glob, { dot: true }));
+    ignoreMatcher({ cwd: '/srv/app', roots: ['/srv/app', '/srv/shared'], patterns, never: [], own: () => false, ...extra }, (glob) => picomatch(glob, { dot: true }));
 
   it('always node_modules and .git; dot files only without ignore_watch (as pm2)', () => {
     const none = rules([]);
@@ -194,12 +142,31 @@ describe('what a watch ignores', () => {
     expect(match('/srv/shared/x.log')).toBe(true);
   });
 
-  it('never what the daemon writes: its home, the log files and their rotated copies', () => {
-    const match = rules(['x'], { cwd: '/srv/app', never: () => ['/srv/app/.supervisor', '/srv/app/web-out.log'], neverPrefixes: () => ['/srv/app/web-out__'] });
+  it('never what the daemon writes: its home, and what the app\'s own test says', () => {
+    const match = rules(['x'], { cwd: '/srv/app', never: ['/srv/app/.supervisor'], own: (path) => path.startsWith('/srv/app/web-out') });
     expect(match('/srv/app/.supervisor/state.json')).toBe(true);
     expect(match('/srv/app/web-out.log')).toBe(true);
-    expect(match('/srv/app/web-out__2026-01-01_00-00-00-000.log.gz')).toBe(true);
-    expect(match('/srv/app/web-out.js')).toBe(false);
+    expect(match('/srv/app/lib/a.js')).toBe(false);
+  });
+});
+
+describe("an app's own log files", () => {
+  it('each file, its per-instance copies and the rotated copies of both, existing yet or not', () => {
+    const own = appLogFiles('web', { ...DEFAULT_LOG_SPEC, outFile: '/srv/app/out.log', errFile: '/dev/null', logFile: true }, '/home/u/.supervisor/logs');
+    for (const path of [
+      '/srv/app/out.log',
+      '/srv/app/out-0.log',
+      '/srv/app/out-12.log',
+      '/srv/app/out__2026-01-01_00-00-00-000.log',
+      '/srv/app/out-3__2026-01-01_00-00-00-000-1.log.gz',
+      '/home/u/.supervisor/logs/web.log',
+      '/home/u/.supervisor/logs/web-1.log',
+    ]) {
+      expect(own(path), path).toBe(true);
+    }
+    for (const path of ['/srv/app/out.js', '/srv/app/outer.log', '/srv/app/out-x.log', '/srv/app/out.log.bak', '/srv/app/lib/out.log', '/dev/null', '/home/u/.supervisor/logs/web-err.log']) {
+      expect(own(path), path).toBe(false);
+    }
   });
 });
 
@@ -219,7 +186,7 @@ class FakeWatchers {
   change(path: string): void {
     const [watcher] = this.live;
     if (!watcher) throw new Error('no watcher is open');
-    if (!watcher.never().some((p) => path === p || path.startsWith(`${p}/`))) watcher.onChange(path);
+    if (!watcher.never.some((p) => path === p || path.startsWith(`${p}/`)) && !watcher.own(path)) watcher.onChange(path);
   }
 }
 
@@ -237,9 +204,7 @@ async function triggered(w: World, specOverrides: Parameters<typeof fakeSpec>[0]
     clock: app.clock,
     slots: app.slots,
     ops: app.ops,
-    logs: app.logs,
-    reload: (slots, as) => app.reload(slots, as),
-    restart: (slots, as) => app.restart(slots, as),
+    triggered: (kind, choose) => app.triggered(kind, choose),
     note: (id, text) => app.note(id, text),
   } as TriggerApp;
   const triggers = new AppTriggers(target, '/home/u/.supervisor/logs', watchers.open);
@@ -406,15 +371,109 @@ describe('the triggers of an app', () => {
     triggers.close();
   });
 
-  it('watch never sees the daemon home or the log files', async () => {
+  it('watch never sees the daemon home or the log files; the log test is made once, and again when the log options change', async () => {
     const w = world();
-    const { app, triggers, watchers, sync } = await triggered(w, { instances: 1 }, { watch: ['.'] });
+    const trigger: Parameters<typeof fakeSpec>[0] = { watch: ['.'], logs: { ...DEFAULT_LOG_SPEC, outFile: '/srv/app/out.log' } };
+    const { app, triggers, watchers, sync } = await triggered(w, { instances: 1 }, trigger);
     void app.start();
     await w.clock.advance(2000);
     await sync();
-    const never = watchers.live[0]!.never();
-    expect(never).toContain('/home/u/.supervisor');
-    expect(never).toContain('/home/u/.supervisor/logs');
+    const watcher = watchers.live[0]!;
+    expect(watcher.never).toEqual(['/home/u/.supervisor', '/home/u/.supervisor/logs']);
+    expect(watcher.own('/srv/app/out-1.log')).toBe(true);
+    expect(watcher.own('/srv/app/new-out.log')).toBe(false);
+    // Another slot change is not a log change: the same test, the same watcher.
+    await sync();
+    // An update with a new out_file: the watcher stays, its own files follow.
+    trigger.logs = { ...DEFAULT_LOG_SPEC, outFile: '/srv/app/new-out.log' };
+    await sync();
+    expect(watchers.opened).toHaveLength(1);
+    expect(watcher.own('/srv/app/new-out__2026-01-01_00-00-00-000.log')).toBe(true);
+    expect(watcher.own('/srv/app/out.log')).toBe(false);
+    triggers.close();
+  });
+
+  it('watch: bursts while its reload waits join it (one reload, one note); it picks the processes at its turn', async () => {
+    const w = world();
+    const { app, triggers, watchers, sync } = await triggered(w, { mode: 'cluster', instances: 2 }, { watch: ['.'], watchDelayMs: 100 });
+    void app.start();
+    await w.clock.advance(2000);
+    await sync();
+    const scale = app.scale(3);
+    // Two bursts while the scale runs: one watch operation waits, the second joined it.
+    watchers.change(`${app.spec.cwd}/a.js`);
+    await w.clock.advance(100);
+    expect(app.ops.running).toBe('scale');
+    watchers.change(`${app.spec.cwd}/b.js`);
+    await w.clock.advance(100);
+    expect(app.ops.waiting).toBe(1);
+    await w.clock.advance(10_000);
+    await scale;
+    // The reload came after the scale, so it replaced the third process too.
+    expect(app.reloads).toBe(1);
+    expect(app.slots.map((slot) => slot.restarts)).toEqual([1, 1, 1]);
+    expect(w.notes.filter((n) => n.includes('watch:'))).toEqual(['web/0: watch: b.js changed: reloading 3 processes']);
+    triggers.close();
+  });
+
+  it('watch and a user reload never refuse each other: each waits its turn, both run', async () => {
+    const w = world();
+    const { app, triggers, watchers, sync } = await triggered(w, { mode: 'cluster', instances: 2 }, { watch: ['.'], watchDelayMs: 100 });
+    void app.start();
+    await w.clock.advance(2000);
+    await sync();
+    // A burst first: its reload runs; a user reload arriving meanwhile waits behind it.
+    watchers.change(`${app.spec.cwd}/a.js`);
+    await w.clock.advance(100);
+    expect(app.ops.running).toBe('watch');
+    const reload = app.reload();
+    // ... and a burst during the user's reload waits behind that.
+    watchers.change(`${app.spec.cwd}/b.js`);
+    await w.clock.advance(100);
+    expect(app.ops.waiting).toBe(2);
+    await w.clock.advance(20_000);
+    await reload;
+    expect(app.reloads).toBe(3);
+    expect(app.ops.idle).toBe(true);
+    expect(w.notes.filter((n) => /failed|CONFLICT|already in progress/.test(n))).toEqual([]);
+    expect(app.slots.every((slot) => slot.state.status === 'online')).toBe(true);
+    triggers.close();
+  });
+
+  it('watch: a stop cancels the waiting reload (noted once) and nothing starts again', async () => {
+    const w = world();
+    const { app, triggers, watchers, sync } = await triggered(w, { instances: 1, killTimeoutMs: 20_000 }, { watch: ['.'], watchDelayMs: 100 });
+    w.scripts.set('web', [{ stopMs: 3000 }]); // the first process takes 3 s to stop
+    void app.start();
+    await w.clock.advance(2000);
+    await sync();
+    const restart = app.restart().catch((error: unknown) => error);
+    watchers.change(`${app.spec.cwd}/a.js`);
+    await w.clock.advance(100);
+    watchers.change(`${app.spec.cwd}/b.js`);
+    await w.clock.advance(100);
+    expect(app.ops.waiting).toBe(1);
+    const stop = app.stop();
+    await w.clock.advance(30_000);
+    expect(await restart).toBeInstanceOf(SupervisorError);
+    await stop;
+    expect(w.notes.filter((n) => n.includes('watch:'))).toEqual(['web/0: watch: b.js changed: watch of "web" was cancelled: a stop of the same app came after it']);
+    expect(w.live()).toEqual([]);
+    triggers.close();
+  });
+
+  it('cron: a skipped tick is noted once, by the queue\'s one check', async () => {
+    const w = world();
+    const { app, triggers, sync } = await triggered(w, { instances: 1, killTimeoutMs: 20_000 }, { cronRestart: '*/2 * * * * *' });
+    w.scripts.set('web', [{ ignoresSignal: true }]);
+    void app.start();
+    await w.clock.advance(1000);
+    await sync();
+    const restart = app.restart(); // takes until SIGKILL (20 s)
+    await w.clock.advance(2000); // one tick, at 1 002 000
+    expect(w.notes.filter((n) => n.includes('cron_restart'))).toEqual(['web/0: cron_restart: skipped, an operation on the app is in progress']);
+    await w.clock.advance(30_000);
+    await restart;
     triggers.close();
   });
 });

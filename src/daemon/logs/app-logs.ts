@@ -231,12 +231,36 @@ export class AppLogs {
 
   /** Where a role's lines go, or null when they are discarded. */
   #pathFor(role: FileRole, instance: number | null): string | null {
-    const configured = role === 'out' ? this.spec.outFile : role === 'err' ? this.spec.errFile : this.spec.logFile;
-    if (configured === DISCARD || (role === 'combined' && configured === null)) return null;
-    const path =
-      typeof configured === 'string' ? configured : join(this.host.logDir, role === 'combined' ? `${this.app}.log` : `${this.app}-${role}.log`);
-    return instance === null ? path : perInstance(path, instance);
+    const path = logPath(this.app, this.spec, this.host.logDir, role);
+    return path === null || instance === null ? path : perInstance(path, instance);
   }
+}
+
+/** Where an app's lines of a role go (before the per-instance suffix), or null when they are discarded. */
+export function logPath(app: string, spec: LogSpec, logDir: string, role: FileRole): string | null {
+  const configured = role === 'out' ? spec.outFile : role === 'err' ? spec.errFile : spec.logFile;
+  if (configured === DISCARD || (role === 'combined' && configured === null)) return null;
+  return typeof configured === 'string' ? configured : join(logDir, role === 'combined' ? `${app}.log` : `${app}-${role}.log`);
+}
+
+/**
+ * A test for every file an app's logs may write, built once from its log options: each file,
+ * one instance's copy (`web-out-2.log`, see perInstance) and the rotated copies of both
+ * (`web-out__<time>.log[.gz]`, see src/shared/rotated-log-files.ts), whether they exist yet or not.
+ */
+export function appLogFiles(app: string, spec: LogSpec, logDir: string): (path: string) => boolean {
+  const families = (['out', 'err', 'combined'] as const).flatMap((role) => {
+    const path = logPath(app, spec, logDir, role);
+    if (path === null) return [];
+    const ext = extname(path);
+    return [{ stem: path.slice(0, path.length - ext.length), ext }];
+  });
+  return (path) =>
+    families.some(({ stem, ext }) => {
+      if (!path.startsWith(stem)) return false;
+      const rest = path.slice(stem.length).replace(/^-\d+/, '');
+      return rest === ext || rest.startsWith('__');
+    });
 }
 
 /** A pipe paused while its files are behind or its app's pacing holds it; read when neither does. */

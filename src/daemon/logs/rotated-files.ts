@@ -25,7 +25,9 @@ export async function pruneRotated(file: string, retain: number): Promise<void> 
 /** Gzips a rotated file to `<file>.gz` and removes the original; leaves it as it was on failure. */
 export async function compressRotated(path: string): Promise<void> {
   // Only apps that ask for compression pay for loading zlib.
-  const [{ createGzip }, { pipeline }] = await Promise.all([import('node:zlib'), import('node:stream/promises')]);
+  // getBuiltinModule, not import(): in the daemon's CommonJS bundle import() loads the ES module loader.
+  const { createGzip } = process.getBuiltinModule('node:zlib');
+  const { pipeline } = process.getBuiltinModule('node:stream/promises');
   const target = `${path}.gz`;
   try {
     await pipeline(createReadStream(path), createGzip(), createWriteStream(target, { mode: 0o600 }));

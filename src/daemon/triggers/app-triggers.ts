@@ -4,24 +4,26 @@
  * a restart or reload in between leaves them armed. An `update` that changes them re-arms.
  *
  * When one fires, the app's wanted processes are reloaded (cluster mode) or restarted (fork
- * mode) through the app's operation queue, like a command, so it never interleaves with
- * another operation:
- * - a cron tick that finds an operation running or waiting is skipped (noted in the log): the
- *   queue's rule for the `cron` kind (operations.ts);
- * - a burst of file changes waits for the queue to empty, and changes during its reload make
- *   one more reload after it (at most one waits).
+ * mode) as an operation of the app's queue, of the trigger's own kind, so it never interleaves
+ * with another operation, and what happens when the app is busy is the queue's rule
+ * (operations.ts), checked there only:
+ * - a `cron` tick that finds an operation running or waiting is skipped (noted in the log);
+ * - a `watch` burst waits its turn; bursts while it waits join it, and one that ends while it
+ *   runs makes one more after it. It reloads the processes that should run at its turn.
  * Nothing is loaded for an app without them: croner and chokidar come in on first use.
  */
-import { dirname, extname, relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import type { AppSpec } from '../../shared/app-spec.js';
+import type { LogSpec } from '../../shared/log-options.js';
 import type { TriggerDescription } from '../../shared/protocol.js';
 import type { App } from '../app.js';
+import { appLogFiles } from '../logs/app-logs.js';
+import { SKIPPED } from '../operations.js';
 import { CronSchedule, parseCron } from './cron.js';
-import { TriggerRunner } from './runner.js';
 import { ChangeBursts, openWatcher, type Watcher } from './watch.js';
 
 /** What the triggers use of an app. */
-export type TriggerApp = Pick<App, 'spec' | 'clock' | 'slots' | 'ops' | 'reload' | 'restart' | 'note' | 'logs'>;
+export type TriggerApp = Pick<App, 'spec' | 'clock' | 'slots' | 'ops' | 'triggered' | 'note'>;
 
 /** Checked before an app is created or updated: a bad expression changes nothing. */
 export async function checkTriggers(spec: AppSpec): Promise<void> {
@@ -34,13 +36,19 @@ interface Armed<T> {
   thing: T | null;
 }
 
-type ArmedWatch = Armed<Watcher> & { bursts: ChangeBursts; lastPath: string | null };
+interface ArmedWatch extends Armed<Watcher> {
+  bursts: ChangeBursts;
+  lastPath: string | null;
+  /** The app's log files, never watched: the test is remade when the log options change, not per path. */
+  logFiles: (path: string) => boolean;
+  logsFor: LogSpec;
+}
 
 export class AppTriggers {
   #cron: Armed<CronSchedule> | null = null;
   #watch: ArmedWatch | null = null;
-  readonly #cronRunner: TriggerRunner;
-  readonly #watchRunner: TriggerRunner;
+  /** The watch operation this queued last, until it settles: a burst that joins it must not report it twice. */
+  #queuedWatch: Promise<unknown> | null = null;
   #disarmWaiting = false;
   #closed = false;
 
@@ -50,10 +58,7 @@ export class AppTriggers {
     private readonly logDir: string,
     /** How a watcher is opened (unit tests pass a fake). */
     private readonly open: typeof openWatcher = openWatcher,
-  ) {
-    this.#cronRunner = new TriggerRunner(() => this.#fire('cron_restart', 'cron'), 'drop');
-    this.#watchRunner = new TriggerRunner(() => this.#fire(this.#changedText(), 'watch'), 'coalesce');
-  }
+  ) {}
 
   /** Brings the triggers in line with the spec and the processes; cheap when nothing changed. */
   sync(): void {
@@ -78,8 +83,6 @@ export class AppTriggers {
   /** Everything off for good (the app is deleted, or the daemon stops). */
   close(): void {
     this.#closed = true;
-    this.#cronRunner.close();
-    this.#watchRunner.close();
     this.#syncCron(null);
     this.#syncWatch(null);
   }
@@ -114,30 +117,39 @@ export class AppTriggers {
     const armed = this.#cron as Armed<CronSchedule>;
     parseCron(key).then(
       (pattern) => {
-        if (this.#cron === armed) armed.thing = new CronSchedule(this.app.clock, pattern, () => this.#cronRunner.request());
+        if (this.#cron === armed) armed.thing = new CronSchedule(this.app.clock, pattern, () => void this.#fire('cron'));
       },
       (error: Error) => this.#note(`cron_restart is off: ${error.message}`),
     );
   }
 
   #syncWatch(key: string | null): void {
-    if ((this.#watch?.key ?? null) === key) return;
+    const spec = this.app.spec;
+    if ((this.#watch?.key ?? null) === key) {
+      // The same watch with new log options (an update): only the files it never sees change.
+      if (this.#watch && this.#watch.logsFor !== spec.logs) Object.assign(this.#watch, this.#logFiles(spec));
+      return;
+    }
     if (this.#watch) {
       this.#watch.bursts.close();
       void this.#watch.thing?.close();
     }
     this.#watch = null;
     if (key === null) return;
-    const spec = this.app.spec;
-    const armed: ArmedWatch = { key, thing: null, lastPath: null, bursts: new ChangeBursts(this.app.clock, spec.watchDelayMs, () => this.#watchRunner.request()) };
+    const armed: ArmedWatch = {
+      key,
+      thing: null,
+      lastPath: null,
+      bursts: new ChangeBursts(this.app.clock, spec.watchDelayMs, () => void this.#fire('watch')),
+      ...this.#logFiles(spec),
+    };
     this.#watch = armed;
-    const home = dirname(this.logDir);
     this.open({
       cwd: spec.cwd,
       roots: this.#roots(spec),
       patterns: spec.ignoreWatch,
-      never: () => [home, this.logDir, ...this.#logFiles()],
-      neverPrefixes: () => this.#logFiles().map((file) => rotatedPrefix(file)),
+      never: [dirname(this.logDir), this.logDir],
+      own: (path) => armed.logFiles(path),
       onChange: (path) => {
         if (this.#watch !== armed) return;
         armed.lastPath = path;
@@ -153,42 +165,45 @@ export class AppTriggers {
     );
   }
 
+  #logFiles(spec: AppSpec): Pick<ArmedWatch, 'logFiles' | 'logsFor'> {
+    return { logFiles: appLogFiles(spec.name, spec.logs, this.logDir), logsFor: spec.logs };
+  }
+
   #roots(spec: AppSpec): string[] {
     return [...new Set(spec.watch.map((path) => resolve(spec.cwd, path)))];
   }
 
-  #logFiles(): string[] {
-    return this.app.logs
-      .describe()
-      .map((log) => log.file)
-      .filter((file) => file !== '/dev/null');
-  }
-
-  #changedText(): string {
+  #why(kind: 'cron' | 'watch'): string {
+    if (kind === 'cron') return 'cron_restart';
     const path = this.#watch?.lastPath;
     return path ? `watch: ${relative(this.app.spec.cwd, path) || path} changed` : 'watch';
   }
 
   /**
-   * Reloads (cluster) or restarts (fork) the processes that should run, through the app's
-   * queue: for cron as a `cron` operation, which the queue skips while the app is busy; for
-   * watch once the queue is empty.
+   * Queues the trigger's operation at once; at its turn it reloads (cluster) or restarts
+   * (fork) the processes that should run then. Whether a busy app skips it (cron) or it waits
+   * (watch) is the queue's rule; here it is only noted, once per operation.
    */
-  async #fire(why: string, kind: 'cron' | 'watch'): Promise<void> {
-    if (kind === 'cron' && this.app.ops.skips('cron')) {
-      this.#note(`${why}: skipped, an operation on the app is in progress`);
-      return;
-    }
-    if (kind === 'watch') await this.app.ops.drained();
-    const wanted = this.app.slots.filter((slot) => slot.wanted);
-    if (this.#closed || wanted.length === 0) return;
-    const how = this.app.spec.mode === 'cluster' ? 'reload' : 'restart';
-    this.#note(`${why}: ${how}ing ${wanted.length} process${wanted.length === 1 ? '' : 'es'}`);
+  async #fire(kind: 'cron' | 'watch'): Promise<void> {
+    // Filled in at its turn, if something is to be done then.
+    const turn = { why: '', how: '' };
+    const operation = this.app.triggered(kind, (how) => {
+      const wanted = this.#closed ? [] : this.app.slots.filter((slot) => slot.wanted);
+      if (wanted.length === 0) return wanted;
+      Object.assign(turn, { why: this.#why(kind), how });
+      this.#note(`${turn.why}: ${how}ing ${wanted.length} process${wanted.length === 1 ? '' : 'es'}`);
+      return wanted;
+    });
+    // A burst that joined the watch operation already waiting: that one's caller reports.
+    if (operation === this.#queuedWatch) return;
+    if (kind === 'watch') this.#queuedWatch = operation;
     try {
-      if (how === 'reload') await this.app.reload(wanted, kind === 'cron' ? 'cron' : 'reload');
-      else await this.app.restart(wanted, kind === 'cron' ? 'cron' : 'restart');
+      if ((await operation) === SKIPPED) this.#note(`${this.#why(kind)}: skipped, an operation on the app is in progress`);
     } catch (error) {
-      this.#note(`${why}: the ${how} failed: ${(error as Error).message}`);
+      const reason = (error as Error).message;
+      this.#note(turn.how ? `${turn.why}: the ${turn.how} failed: ${reason}` : `${this.#why(kind)}: ${reason}`);
+    } finally {
+      if (this.#queuedWatch === operation) this.#queuedWatch = null;
     }
   }
 
@@ -196,9 +211,4 @@ export class AppTriggers {
     const slot = this.app.slots[0];
     if (slot) this.app.note(slot.id, text);
   }
-}
-
-/** Rotated copies of a log file start with this: `web-out.log` -> `web-out__` (src/shared/rotated-log-files.ts). */
-function rotatedPrefix(file: string): string {
-  return `${file.slice(0, file.length - extname(file).length)}__`;
 }

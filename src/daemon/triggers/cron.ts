@@ -3,6 +3,7 @@
  * lifecycle Clock until then. croner is loaded on first use only, so a daemon whose apps have
  * no cron_restart never loads it (it costs about 7 ms and 1 MB; see docs/CONFIG.md).
  */
+import { requireCommonJs } from '../../shared/bundle.js';
 import { SupervisorError } from '../../shared/errors.js';
 import type { Clock, Timer } from '../clock.js';
 
@@ -14,15 +15,16 @@ interface CronPattern {
 /** setTimeout fires at once past 2^31-1 ms (24.8 days): longer waits are chained. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
-let croner: Promise<typeof import('croner')> | null = null;
+let croner: typeof import('croner') | null = null;
 
 /**
  * Parses `expression` (5 fields, or 6 with seconds first, local time, day-of-month OR
  * day-of-week as in Vixie cron); INVALID_REQUEST with croner's reason if it is not one.
  */
 export async function parseCron(expression: string): Promise<CronPattern> {
-  croner ??= import('croner');
-  const { Cron } = await croner;
+  // require(), not import(): the daemon is a CommonJS bundle, where import() would load Node's ES module loader.
+  croner ??= requireCommonJs('croner') as typeof import('croner');
+  const { Cron } = croner;
   let job: InstanceType<typeof Cron>;
   try {
     // Without a function croner schedules nothing: it only answers nextRun.

@@ -20,10 +20,10 @@ export interface IgnoreRules {
   /** The watched roots (absolute); paths outside `cwd` are named from their root. */
   roots: readonly string[];
   patterns: readonly string[];
-  /** Files and folders never watched, with everything under them (read at every check: log files come and go). */
-  never(): readonly string[];
-  /** Prefixes of file names never watched (rotated log files: `<dir>/web-out__`). */
-  neverPrefixes(): readonly string[];
+  /** Folders never watched, with everything under them (the daemon's home). */
+  never: readonly string[];
+  /** Whether a path is one of the app's own files (its logs): a test made once, not per path. */
+  own(path: string): boolean;
 }
 
 const ALWAYS = new Set(['node_modules', '.git']);
@@ -50,8 +50,8 @@ export function ignoreMatcher(rules: IgnoreRules, compile: GlobCompiler): (path:
   const dotFiles = rules.patterns.length === 0;
 
   return (path: string): boolean => {
-    for (const folder of rules.never()) if (inside(path, folder)) return true;
-    for (const prefix of rules.neverPrefixes()) if (path.startsWith(prefix)) return true;
+    for (const folder of rules.never) if (inside(path, folder)) return true;
+    if (rules.own(path)) return true;
     const root = inside(path, rules.cwd) ? rules.cwd : (rules.roots.find((r) => inside(path, r)) ?? rules.cwd);
     const rel = toSlashes(relative(root, path));
     const segments = rel === '' ? [] : rel.split('/');

@@ -4,7 +4,7 @@
  * (a file rewritten without pause must not hold reloads off for ever); its end fires once.
  * chokidar (with picomatch for ignore_watch's globs) is loaded only when an app watches.
  */
-import { createRequire } from 'node:module';
+import { requireCommonJs } from '../../shared/bundle.js';
 import type { Clock, Timer } from '../clock.js';
 import { ignoreMatcher, type IgnoreRules } from './ignore.js';
 
@@ -66,7 +66,7 @@ let modules: Promise<Modules> | null = null;
 async function load(): Promise<Modules> {
   const { watch } = await import('chokidar');
   // picomatch is CommonJS: require() gives it as it is.
-  const picomatch = createRequire(import.meta.url)('picomatch') as typeof import('picomatch');
+  const picomatch = requireCommonJs('picomatch') as typeof import('picomatch');
   return { watch, picomatch };
 }
 
