@@ -12,7 +12,8 @@ import { APP_OPTIONS, EXEC_MODES, PM2_UNSUPPORTED, type AppConfig, type AppSpec,
 import { isSignalName, MAX_INSTANCES, validateAppName } from '../shared/app-spec-validate.js';
 import { parseDuration } from '../shared/duration.js';
 import { SupervisorError } from '../shared/errors.js';
-import { invalid, isRecord } from '../shared/validate.js';
+import { parseSize } from '../shared/size.js';
+import { invalid, invalidValue, isRecord } from '../shared/validate.js';
 import { findCommand, findTsxLoader, type CommandFinder } from '../shared/commands.js';
 import { LOG_OPTION_NAMES, toLogSpec } from './log-config.js';
 import { closestKey } from './suggest.js';
@@ -95,44 +96,45 @@ function convert(def: OptionDef, value: unknown, field: string): unknown {
   switch (def.kind) {
     case 'text':
     case 'optional-text':
-      if (typeof value !== 'string' || value.length === 0) invalid(`${field} must be a non-empty string`);
+      if (typeof value !== 'string' || value.length === 0) invalidValue(field, 'must be a non-empty string', value);
       return value;
     case 'flag':
-      if (typeof value !== 'boolean') invalid(`${field} must be true or false`);
+      if (typeof value !== 'boolean') invalidValue(field, 'must be true or false', value);
       return value;
-    case 'count':
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) invalid(`${field} must be a whole number`);
+    case 'count': {
+      const [min, max] = [def.min ?? 0, def.max ?? Number.MAX_SAFE_INTEGER];
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) invalidValue(field, `must be a whole number from ${min} to ${max}`, value);
       return value;
+    }
     case 'duration':
-      return duration(value as number | string, def.default as number, field);
+      return duration(value as number | string, def.default as number, field, def.max);
     case 'size':
       return bytes(value as number | string, field);
     case 'list':
-      if (typeof value !== 'string' && !Array.isArray(value)) invalid(`${field} must be a string or an array of strings`);
+      if (typeof value !== 'string' && !Array.isArray(value)) invalidValue(field, 'must be a string or an array of strings', value);
       return toList(value as string | string[]);
     case 'exit-codes':
-      if (typeof value !== 'number' && !Array.isArray(value)) invalid(`${field} must be an exit code or an array of them`);
+      if (typeof value !== 'number' && !Array.isArray(value)) invalidValue(field, 'must be an exit code or an array of them', value);
       return ([] as unknown[]).concat(value);
     case 'choice':
-      if (typeof value !== 'string' || !(def.choices ?? []).includes(value)) invalid(`${field} must be one of ${(def.choices ?? []).join(', ')}`);
+      if (typeof value !== 'string' || !(def.choices ?? []).includes(value)) invalidValue(field, `must be one of ${(def.choices ?? []).join(', ')}`, value);
       return value;
     case 'signal': {
-      if (typeof value !== 'string') invalid(`${field} must be a string`);
-      const signal = value.toUpperCase();
-      if (!isSignalName(signal)) invalid(`${field} "${value}" is not a signal name`);
+      const signal = typeof value === 'string' ? value.toUpperCase() : '';
+      if (!isSignalName(signal)) invalidValue(field, 'must be a signal name such as "SIGTERM"', value);
       return signal;
     }
     case 'cron':
       // pm2: 0 (or "0") turns it off, so a file can override an inherited expression.
       if (value === 0 || value === '0') return null;
-      if (typeof value !== 'string' || value.trim().length === 0) invalid(`${field} must be a cron expression such as "0 3 * * *", or 0 for none`);
+      if (typeof value !== 'string' || value.trim().length === 0) invalidValue(field, 'must be a cron expression such as "0 3 * * *", or 0 for none', value);
       return value.trim();
     case 'watch':
       if (value === false) return [];
       // pm2 watches the app's directory for `true` and for an empty array.
       if (value === true || (Array.isArray(value) && value.length === 0)) return ['.'];
       if (typeof value === 'string' && value.length > 0) return [value];
-      if (!Array.isArray(value) || !value.every((path) => typeof path === 'string' && path.length > 0)) invalid(`${field} must be true, false, a path or an array of paths`);
+      if (!Array.isArray(value) || !value.every((path) => typeof path === 'string' && path.length > 0)) invalidValue(field, 'must be true, false, a path or an array of paths', value);
       return [...(value as string[])];
     case 'env':
     case 'instances':
@@ -158,7 +160,7 @@ export function toAppSpec(config: AppConfig, base: ConvertBase, where = 'app'): 
   // Script, directory and environment.
   if (typeof raw['script'] !== 'string' || raw['script'].length === 0) invalid(`${where}: "script" is required`);
   const cwdValue = raw['cwd'];
-  if (cwdValue !== undefined && typeof cwdValue !== 'string') invalid(`${f('cwd')} must be a string`);
+  if (cwdValue !== undefined && typeof cwdValue !== 'string') invalidValue(f('cwd'), 'must be a string', cwdValue);
   const cwd = resolve(base.cwd, cwdValue ?? '.');
   const fileEnv = appEnv(raw, base, where);
   // Commands are looked up as the deploying shell would, with the file's env over it.
@@ -180,7 +182,7 @@ export function toAppSpec(config: AppConfig, base: ConvertBase, where = 'app'): 
 
   // Interpreter and mode. Mistakes in the file (exit 4) are reported before missing commands (1).
   const { key: interpreterKey, value: interpreterValue } = read(raw, 'interpreter');
-  if (interpreterValue !== undefined && (typeof interpreterValue !== 'string' || interpreterValue.length === 0)) invalid(`${f(interpreterKey)} must be a non-empty string`);
+  if (interpreterValue !== undefined && (typeof interpreterValue !== 'string' || interpreterValue.length === 0)) invalidValue(f(interpreterKey), 'must be a non-empty string', interpreterValue);
   // A command found on PATH runs as a shell would run it: itself, through its #! line.
   let interpreter = (interpreterValue as string | undefined) ?? (command ? 'none' : interpreterFor(script));
   // tsx runs as Node with tsx loaded, not as the tsx CLI: IPC, the runtime and cluster mode work.
@@ -188,9 +190,8 @@ export function toAppSpec(config: AppConfig, base: ConvertBase, where = 'app'): 
   const instancesValue = raw['instances'];
   const instances = parseInstances((instancesValue ?? 1) as number | string, f('instances'));
   const modeValue = raw['exec_mode'];
-  if (modeValue !== undefined && typeof modeValue !== 'string') invalid(`${f('exec_mode')} must be a string`);
-  const explicitMode = modeValue?.replace(/_mode$/, '');
-  if (explicitMode !== undefined && !(EXEC_MODES as readonly string[]).includes(explicitMode)) invalid(`${f('exec_mode')} must be fork or cluster`);
+  const explicitMode = typeof modeValue === 'string' ? modeValue.replace(/_mode$/, '') : modeValue;
+  if (explicitMode !== undefined && !(EXEC_MODES as readonly string[]).includes(explicitMode as string)) invalidValue(f('exec_mode'), 'must be fork or cluster', modeValue);
   const mode = (explicitMode ?? (node && instancesValue !== undefined ? 'cluster' : 'fork')) as AppSpec['mode'];
   if (mode === 'cluster' && !node) invalid(`${where}: cluster mode runs Node scripts only; ${basename(script)} would run with ${interpreter}`);
 
@@ -213,7 +214,7 @@ export function toAppSpec(config: AppConfig, base: ConvertBase, where = 'app'): 
   }
 
   const nameValue = raw['name'];
-  if (nameValue !== undefined && typeof nameValue !== 'string') invalid(`${f('name')} must be a string`);
+  if (nameValue !== undefined && typeof nameValue !== 'string') invalidValue(f('name'), 'must be a string', nameValue);
   const name = validateAppName(nameValue ?? basename(script, extname(script)), f('name'));
   const running = base.runningEnv?.(name);
   return {
@@ -249,29 +250,30 @@ export function parseInstances(value: number | string, field: string): number {
   const cores = availableParallelism();
   if (value === 'max' || value === 0 || value === '0') return cores;
   const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n)) invalid(`${field} must be a number or "max"`);
+  if (typeof n !== 'number' || !Number.isInteger(n)) invalidValue(field, 'must be a number or "max"', value);
   const count = n < 0 ? cores + n : n;
-  if (count < 1 || count > MAX_INSTANCES) invalid(`${field} must come to 1..${MAX_INSTANCES} processes (got ${value})`);
+  if (count < 1 || count > MAX_INSTANCES) invalidValue(field, `must come to 1..${MAX_INSTANCES} processes`, value);
   return count;
 }
 
-/** Milliseconds from a number (ms) or a string such as "500ms", "5s", "2m", "1h". */
-export function duration(value: number | string | undefined, fallback: number, field: string): number {
+/** Milliseconds from a number (ms) or a string such as "500ms", "5s", "2m", "1h", at most `max`. */
+export function duration(value: number | string | undefined, fallback: number, field: string, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  const ms = typeof value === 'string' ? parseDuration(value) : null;
-  if (ms === null) invalid(`${field} must be a duration such as 5000, "500ms", "5s" or "2m"`);
+  const ms = typeof value === 'number' ? (Number.isInteger(value) && value >= 0 ? value : null) : typeof value === 'string' ? parseDuration(value) : null;
+  if (ms === null || ms > max) invalidValue(field, `must be a duration such as 5000, "500ms", "5s" or "2m"${max < Number.MAX_SAFE_INTEGER ? `, at most ${hours(max)}` : ''}`, value);
   return ms;
+}
+
+function hours(ms: number): string {
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${ms}ms`;
 }
 
 /** Bytes from a number or a string such as "300M", "1G", "512K". 0 means no limit. */
 export function bytes(value: number | string | undefined, field: string): number {
   if (value === undefined) return 0;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)\s*([KMG])?B?$/i.exec(value.trim()) : null;
-  if (!match) invalid(`${field} must be a size such as "300M" or "1G"`);
-  const unit = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[(match[2] ?? '').toUpperCase() as 'K' | 'M' | 'G'] ?? 1;
-  return Math.round(Number(match[1]) * unit);
+  const size = parseSize(value);
+  if (size === null) invalidValue(field, 'must be a size such as "300M" or "1G"', value);
+  return size;
 }
 
 function toList(value: string | string[]): string[] {

@@ -8,8 +8,8 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { compileDateFormat, TIME_DATE_FORMAT } from '../shared/log-date-format.js';
-import { checkMaxSize, checkPaceRate, checkRetain, DEFAULT_LOG_SPEC, DISCARD, LOG_OPTIONS, parseRate, parseSize, type LogConfig, type LogSpec } from '../shared/log-options.js';
-import { invalid } from '../shared/validate.js';
+import { DEFAULT_LOG_SPEC, DISCARD, LOG_OPTIONS, logNumber, type LogConfig, type LogSpec } from '../shared/log-options.js';
+import { invalid, invalidValue } from '../shared/validate.js';
 
 export type { LogConfig };
 
@@ -28,14 +28,14 @@ function read(config: LogConfig, key: (typeof LOG_OPTIONS)[number]['key'], where
 
 export function toLogSpec(config: LogConfig, cwd: string, where: string): LogSpec {
   const path = (key: string, value: unknown): string => {
-    if (typeof value !== 'string' || value.length === 0) invalid(`${where}.${key} must be a file path (or "/dev/null")`);
+    if (typeof value !== 'string' || value.length === 0) invalidValue(`${where}.${key}`, 'must be a file path (or "/dev/null")', value);
     if (value === DISCARD || value === 'NULL') return DISCARD;
     if (value === '~' || value.startsWith('~/')) return join(homedir(), value.slice(1));
     return isAbsolute(value) ? value : resolve(cwd, value);
   };
   const flag = (option: 'merge_logs' | 'time' | 'log_compress'): boolean | undefined => {
     const { key, value } = read(config, option, where);
-    if (value !== undefined && typeof value !== 'boolean') invalid(`${where}.${key} must be true or false`);
+    if (value !== undefined && typeof value !== 'boolean') invalidValue(`${where}.${key}`, 'must be true or false', value);
     return value as boolean | undefined;
   };
   const out = read(config, 'out_file', where);
@@ -45,7 +45,7 @@ export function toLogSpec(config: LogConfig, cwd: string, where: string): LogSpe
   let dateFormat: string | null = null;
   const format = read(config, 'log_date_format', where).value;
   if (format !== undefined) {
-    if (typeof format !== 'string') invalid(`${where}.log_date_format must be a string such as "YYYY-MM-DD HH:mm:ss Z"`);
+    if (typeof format !== 'string') invalidValue(`${where}.log_date_format`, 'must be a string such as "YYYY-MM-DD HH:mm:ss Z"', format);
     try {
       compileDateFormat(format);
     } catch (error) {
@@ -57,29 +57,15 @@ export function toLogSpec(config: LogConfig, cwd: string, where: string): LogSpe
   if (dateFormat === null && flag('time')) dateFormat = TIME_DATE_FORMAT;
 
   const logType = read(config, 'log_type', where).value ?? 'raw';
-  if (logType !== 'raw' && logType !== 'json') invalid(`${where}.log_type must be "json" or "raw"`);
+  if (logType !== 'raw' && logType !== 'json') invalidValue(`${where}.log_type`, 'must be "json" or "raw"', logType);
 
-  let maxSize: number | null = null;
-  const size = read(config, 'log_max_size', where).value;
-  if (size !== undefined) {
-    maxSize = parseSize(size);
-    const problem = checkMaxSize(maxSize);
-    if (problem) invalid(`${where}.log_max_size ${problem}`);
-  }
-  let retain: number | null = null;
-  const kept = read(config, 'log_retain', where).value;
-  if (kept !== undefined) {
-    const problem = checkRetain(kept);
-    if (problem) invalid(`${where}.log_retain ${problem}`);
-    retain = Number(kept);
-  }
-  let paceRate: number | null = null;
-  const pace = read(config, 'log_pace_rate', where).value;
-  if (pace !== undefined) {
-    paceRate = parseRate(pace);
-    const problem = checkPaceRate(paceRate);
-    if (problem) invalid(`${where}.log_pace_rate ${problem}`);
-  }
+  const number = (key: 'log_max_size' | 'log_retain' | 'log_pace_rate', option: Parameters<typeof logNumber>[0]): number | null => {
+    const value = read(config, key, where).value;
+    return value === undefined ? null : logNumber(option, value, `${where}.${key}`);
+  };
+  const maxSize = number('log_max_size', 'maxSize');
+  const retain = number('log_retain', 'retain');
+  const paceRate = number('log_pace_rate', 'paceRate');
   return {
     outFile: out.value === undefined ? null : path(out.key, out.value),
     errFile: err.value === undefined ? null : path(err.key, err.value),

@@ -6,7 +6,7 @@
  * reload of many workers may take minutes, and the daemon bounds it itself.
  */
 import { parseDuration } from '../shared/duration.js';
-import { SupervisorError } from '../shared/errors.js';
+import { invalidValue } from '../shared/validate.js';
 
 /** A daemon that answers nothing, not even a ping, for this long is unreachable. */
 export const LIVENESS_MS = 10_000;
@@ -20,6 +20,6 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
 export function requestTimeoutSetting(value: string | undefined, source: string): number {
   if (value === undefined || value === '') return DEFAULT_REQUEST_TIMEOUT_MS;
   const ms = parseDuration(value);
-  if (ms === null) throw new SupervisorError('INVALID_REQUEST', `${source} must be a duration such as "90s", "10m" or 0 for none, not "${value}"`);
+  if (ms === null) invalidValue(source, 'must be a duration such as "90s", "10m" or 0 for none', value);
   return ms;
 }

@@ -90,19 +90,36 @@ export class App implements SlotHost {
   readonly #triggers: AppTriggers;
   #disposed = false;
   readonly #slotWaiters = new Set<() => void>();
+  #spec: AppSpec;
 
   constructor(
-    public spec: AppSpec,
+    spec: AppSpec,
     private readonly context: AppContext,
     /** Slots to recreate (id and instance), when restoring after a daemon crash. */
     restore: readonly { id: number; instance: number }[] = [],
   ) {
+    this.#spec = spec;
     this.ops = new OperationQueue(spec.name);
     this.logs = this.#createLogs(spec);
     if (restore.length > 0) for (const { id, instance } of restore) this.slots.push(new Slot(id, instance, this));
     else for (let instance = 0; instance < spec.instances; instance++) this.#addSlot();
     this.#startMemoryGuard();
     this.#triggers = new AppTriggers(this, context.logDir);
+  }
+
+  /**
+   * The spec the app runs. Its `instances` is the number of slots, derived here: a spec that
+   * arrives (start, update) asks for a count, which the slots are then made to match; from then
+   * on the slots are the one record of how many there are (removed ones counted until their
+   * process is gone), so the two cannot disagree, even in a snapshot taken mid-operation.
+   */
+  get spec(): AppSpec {
+    if (this.#spec.instances !== this.slots.length) this.#spec = { ...this.#spec, instances: this.slots.length };
+    return this.#spec;
+  }
+
+  set spec(spec: AppSpec) {
+    this.#spec = spec;
   }
 
   get name(): string {
@@ -252,7 +269,7 @@ export class App implements SlotHost {
       const before = this.spec;
       const changed = !sameSpec({ ...before, instances: 0 }, { ...spec, instances: 0 });
       if (changed) {
-        this.spec = { ...spec, instances: this.slots.length };
+        this.spec = spec;
         this.#specChanged(before);
       }
       if (how === 'reload' && before.mode === 'cluster' && spec.mode === 'cluster') await this.#replaceAll(this.slots, signal);
@@ -275,7 +292,6 @@ export class App implements SlotHost {
     // Removed processes stay listed (stopping) until they are gone.
     await Promise.all(removed.map((slot) => slot.hold(() => slot.stop())));
     this.#removeFromList(removed);
-    this.spec = { ...this.spec, instances: count };
     this.context.changed();
     await this.#settle(added, signal);
   }
@@ -334,7 +350,6 @@ export class App implements SlotHost {
       }
       await Promise.all(leaving.map((slot) => slot.hold(() => slot.stop())));
       this.#removeFromList(leaving);
-      this.spec = { ...this.spec, instances: this.slots.length };
       if (this.slots.every((slot) => slot.state.status === 'stopped')) this.closeSockets();
       this.context.changed();
     });

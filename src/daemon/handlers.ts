@@ -161,7 +161,7 @@ export const handlers: HandlerMap = {
     // Everything is checked before anything changes.
     for (const spec of specs) await ctx.registry.verify(spec);
     const fresh = specs.filter((spec) => !ctx.registry.apps.has(spec.name));
-    const created = await ctx.registry.create(fresh.map((spec) => ({ spec })));
+    const created = await ctx.registry.create(fresh.map((spec) => ({ spec })), { verified: true });
     const result: UpdateResult = { started: created.map((app) => app.name), updated: [], unchanged: [], processes: [] };
     await eachApp(created.map((app) => ({ app, slots: app.slots })), ({ app }) => app.start());
     // One app after another, as a reload goes, so that a failure stops before the next app.

@@ -12,10 +12,8 @@ export function checkInvariants(registry: Registry): string[] {
   const ids = new Set<number>();
 
   for (const app of registry.apps.values()) {
+    // No check of spec.instances against the slots: App derives the one from the other.
     const instances = new Set<number>();
-    if (app.spec.instances !== app.slots.length && app.ops.idle) {
-      problems.push(`app ${app.name}: spec says ${app.spec.instances} instances, it has ${app.slots.length} slots`);
-    }
     if (app.ops.waiting > MAX_WAITING) problems.push(`app ${app.name}: ${app.ops.waiting} operations waiting (limit ${MAX_WAITING})`);
     for (const slot of app.slots) {
       if (ids.has(slot.id)) problems.push(`slot id ${slot.id} is used twice`);

@@ -24,8 +24,8 @@ export interface ProcessEvents {
   ready: [];
   /** Any other message the app sent with process.send (not 'ready', not the runtime's). */
   message: [data: unknown];
-  /** A runtime message (no handle travels with these). */
-  runtime: [message: WorkerToDaemon, handle: unknown];
+  /** A message from the runtime in the process (see worker-messages.ts). */
+  runtime: [message: WorkerToDaemon];
   /** A request or notice of Node's cluster protocol (cluster mode). */
   cluster: [message: FromWorker];
   /** The worker's answer to the `newconn` numbered `seq`. */

@@ -86,9 +86,10 @@ export class Registry {
   /**
    * Creates apps (not started). The names are reserved first, synchronously, then the scripts
    * are checked: a batch that fails creates nothing, and a racing start of the same name gets
-   * CONFLICT.
+   * CONFLICT. `verified`: the caller has just checked every spec with verify() (an update
+   * checks its whole batch, new and existing apps, before it changes anything).
    */
-  async create(entries: readonly NewApp[]): Promise<App[]> {
+  async create(entries: readonly NewApp[], options: { verified?: boolean } = {}): Promise<App[]> {
     if (this.#closing) throw new SupervisorError('CONFLICT', 'the daemon is shutting down');
     const names = new Set<string>();
     for (const { spec } of entries) {
@@ -99,7 +100,7 @@ export class Registry {
     }
     for (const name of names) this.#reserved.add(name);
     try {
-      for (const { spec } of entries) await this.verify(spec);
+      if (!options.verified) for (const { spec } of entries) await this.verify(spec);
       if (this.#closing) throw new SupervisorError('CONFLICT', 'the daemon is shutting down');
       const apps = entries.map(({ spec, slots }) => {
         for (const slot of slots ?? []) this.nextId = slot.id + 1;

@@ -104,7 +104,7 @@ export class WorkerProcess extends EventEmitter<ProcessEvents> implements Manage
           const parsed = cluster.parseFromWorker(message);
           if (parsed) this.emit('cluster', parsed);
         }
-      } else if (isWorkerMessage(message)) this.emit('runtime', message as WorkerToDaemon, undefined);
+      } else if (isWorkerMessage(message)) this.emit('runtime', message as WorkerToDaemon);
       else {
         const cmd = (message as { cmd?: unknown } | null)?.cmd;
         if (cmd === 'NODE_HANDLE_ACK') this.#awaitingDelivery.shift();

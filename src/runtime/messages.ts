@@ -27,6 +27,7 @@ import {
   type RequestOptions,
   type Sender,
 } from '../shared/messages.js';
+import { OutboundQueue } from '../shared/outbound-queue.js';
 import type { RemoteError } from '../shared/worker-messages.js';
 import { hasDaemon, onDaemon, toDaemon } from './channel.js';
 
@@ -68,9 +69,8 @@ class ConnectedApi implements ProcessApi {
   readonly #pending = new Map<number, Pending>();
   #handler: RequestHandler | null = null;
   #nextSeq = 1;
-  /** Written to the channel and not yet flushed by it: the outbound queue. */
-  #queuedMessages = 0;
-  #queuedChars = 0;
+  /** Written to the channel and not yet flushed by it. */
+  readonly #outbound = new OutboundQueue();
   #wantsSent = { messages: false, requests: false, peers: false };
   #wantsScheduled = false;
   #holding = false;
@@ -207,19 +207,15 @@ class ConnectedApi implements ProcessApi {
   }
 
   #queueFull(chars: number): MessageError | null {
-    if (this.#queuedMessages >= MESSAGE_LIMITS.maxQueuedMessages || this.#queuedChars + chars > MESSAGE_LIMITS.maxQueuedChars) {
-      return new MessageError('QUEUE_FULL', `the channel to the daemon already holds ${this.#queuedMessages} messages (${this.#queuedChars} characters) not yet written`);
+    if (!this.#outbound.hasRoom(chars)) {
+      return new MessageError('QUEUE_FULL', `the channel to the daemon already holds ${this.#outbound.messages} messages (${this.#outbound.chars} characters) not yet written`);
     }
     return null;
   }
 
   #write(message: Outgoing, chars: number): void {
-    this.#queuedMessages += 1;
-    this.#queuedChars += chars;
-    toDaemon(message, () => {
-      this.#queuedMessages -= 1;
-      this.#queuedChars -= chars;
-    });
+    this.#outbound.add(chars);
+    toDaemon(message, () => this.#outbound.remove(chars));
   }
 
   #serve(rid: number, payload: string, from: Sender): void {

@@ -5,7 +5,7 @@
  * the client checks them before it starts one, so a bad value is one clear error and no daemon.
  */
 import { parseDuration } from './duration.js';
-import { SupervisorError } from './errors.js';
+import { invalidValue } from './validate.js';
 
 export interface ControlLimits {
   /** Connections open at once, handshaking ones included; more are refused with HTTP 503. */
@@ -57,17 +57,13 @@ export function controlLimitsSetting(env: NodeJS.ProcessEnv): ControlLimits {
   const connections = env['SUPERVISOR_CONTROL_CONNECTIONS'];
   if (connections !== undefined && connections !== '') {
     const value = /^\d+$/.test(connections.trim()) ? Number(connections.trim()) : NaN;
-    if (!(value >= 1 && value <= MAX_CONNECTIONS_CEILING)) {
-      throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_CONTROL_CONNECTIONS must be an integer from 1 to ${MAX_CONNECTIONS_CEILING}, not "${connections}"`);
-    }
+    if (!(value >= 1 && value <= MAX_CONNECTIONS_CEILING)) invalidValue('SUPERVISOR_CONTROL_CONNECTIONS', `must be an integer from 1 to ${MAX_CONNECTIONS_CEILING}`, connections);
     limits.maxConnections = value;
   }
   const idle = env['SUPERVISOR_CONTROL_IDLE_TIMEOUT'];
   if (idle !== undefined && idle !== '') {
     const value = parseDuration(idle);
-    if (value === null || value < 100 || value > 86_400_000) {
-      throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_CONTROL_IDLE_TIMEOUT must be a duration from 100ms to 24h, such as "90s", not "${idle}"`);
-    }
+    if (value === null || value < 100 || value > 86_400_000) invalidValue('SUPERVISOR_CONTROL_IDLE_TIMEOUT', 'must be a duration from 100ms to 24h, such as "90s"', idle);
     limits.idleTimeoutMs = value;
   }
   return limits;

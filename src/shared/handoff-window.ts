@@ -4,7 +4,7 @@
  * Read by the daemon; checked by the client before it starts one, so a bad value is one clear
  * error and no daemon.
  */
-import { SupervisorError } from './errors.js';
+import { invalidValue } from './validate.js';
 
 export const DEFAULT_HANDOFF_WINDOW = 16;
 const MAX_HANDOFF_WINDOW = 64;
@@ -14,8 +14,6 @@ export function handOffWindowSetting(env: NodeJS.ProcessEnv): number {
   const raw = env['SUPERVISOR_HANDOFF_WINDOW'];
   if (raw === undefined || raw === '') return DEFAULT_HANDOFF_WINDOW;
   const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-  if (!(value >= 1 && value <= MAX_HANDOFF_WINDOW)) {
-    throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_HANDOFF_WINDOW must be an integer from 1 to ${MAX_HANDOFF_WINDOW}, not "${raw}"`);
-  }
+  if (!(value >= 1 && value <= MAX_HANDOFF_WINDOW)) invalidValue('SUPERVISOR_HANDOFF_WINDOW', `must be an integer from 1 to ${MAX_HANDOFF_WINDOW}`, raw);
   return value;
 }

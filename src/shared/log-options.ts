@@ -1,13 +1,13 @@
 /**
- * The log options the client reads and the daemon applies: defaults, and the parsing of sizes
- * and retention counts. Shared because the daemon takes the same values from its environment
+ * The log options the client reads and the daemon applies: defaults, and the checks of sizes,
+ * rates and retention counts. Shared because the daemon takes the same values from its environment
  * (daemon-wide defaults) that the client takes from config files (per app).
  */
 
 import { isAbsolute } from 'node:path';
-import { SupervisorError } from './errors.js';
 import { compileDateFormat } from './log-date-format.js';
-import { boolean, integer, invalid, oneOf, record, string } from './validate.js';
+import { parseSize } from './size.js';
+import { boolean, integer, invalid, invalidValue, oneOf, record, string } from './validate.js';
 
 /**
  * Rotation defaults: an app's two streams each keep a current file of at most 10 MiB and 4
@@ -42,16 +42,6 @@ export interface LogDefaults extends RotationSettings {
   paceRate: number;
 }
 
-/** Bytes from an integer or a string such as "10M", "512K", "1G" (binary units, any case, optional B). */
-export function parseSize(value: unknown): number | null {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null;
-  if (typeof value !== 'string') return null;
-  const match = /^(\d+(?:\.\d+)?)\s*([KMG])?B?$/i.exec(value.trim());
-  if (!match) return null;
-  const unit = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[(match[2] ?? '').toUpperCase() as 'K' | 'M' | 'G'] ?? 1;
-  return Math.round(Number(match[1]) * unit);
-}
-
 /** Checks a rotation size: 0 (never rotate) or at least MIN_LOG_MAX_SIZE. Returns a reason when bad. */
 export function checkMaxSize(bytes: number | null): string | null {
   if (bytes === null) return 'must be a size such as "10M" or "512K", or 0 to never rotate';
@@ -74,10 +64,36 @@ export function checkPaceRate(bytes: number | null): string | null {
   return null;
 }
 
-export function checkRetain(value: unknown): string | null {
+/** A count of rotated files from an integer or a string of digits. */
+function parseRetain(value: unknown): number | null {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_LOG_RETAIN) return `must be a whole number from 0 to ${MAX_LOG_RETAIN}`;
+  return typeof n === 'number' && Number.isInteger(n) ? n : null;
+}
+
+/** Checks a count of rotated files kept: 0 to MAX_LOG_RETAIN. Returns a reason when bad. */
+function checkRetain(count: number | null): string | null {
+  if (count === null || count < 0 || count > MAX_LOG_RETAIN) return `must be a whole number from 0 to ${MAX_LOG_RETAIN}`;
   return null;
+}
+
+/** The numeric log options: how what a user writes is read, and what the number must be. */
+const LOG_NUMBERS = {
+  maxSize: { parse: parseSize, check: checkMaxSize },
+  retain: { parse: parseRetain, check: checkRetain },
+  paceRate: { parse: parseRate, check: checkPaceRate },
+} as const;
+
+/**
+ * A numeric log option as a user wrote it, in a config file (per app) or in the SUPERVISOR_LOG_*
+ * variable that sets the daemon-wide default: the number, or INVALID_REQUEST naming `field`
+ * and echoing the value. Both places read it here, so they accept and refuse the same values
+ * with the same words.
+ */
+export function logNumber(option: keyof typeof LOG_NUMBERS, value: unknown, field: string): number {
+  const { parse, check } = LOG_NUMBERS[option];
+  const n = parse(value);
+  const problem = check(n);
+  return problem ? invalidValue(field, problem, value) : (n as number);
 }
 
 /**
@@ -88,31 +104,18 @@ export function checkRetain(value: unknown): string | null {
  */
 export function logDefaultsFromEnv(env: NodeJS.ProcessEnv): LogDefaults {
   const settings = { ...LOG_DEFAULTS };
+  // Unset and empty are the same: the default.
   const size = env['SUPERVISOR_LOG_MAX_SIZE'];
-  if (size !== undefined && size !== '') {
-    const bytes = parseSize(size);
-    const problem = checkMaxSize(bytes);
-    if (problem) throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_LOG_MAX_SIZE ${problem} (got "${size}")`);
-    settings.maxSize = bytes as number;
-  }
+  if (size) settings.maxSize = logNumber('maxSize', size, 'SUPERVISOR_LOG_MAX_SIZE');
   const retain = env['SUPERVISOR_LOG_RETAIN'];
-  if (retain !== undefined && retain !== '') {
-    const problem = checkRetain(retain);
-    if (problem) throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_LOG_RETAIN ${problem} (got "${retain}")`);
-    settings.retain = Number(retain);
-  }
+  if (retain) settings.retain = logNumber('retain', retain, 'SUPERVISOR_LOG_RETAIN');
   const compress = env['SUPERVISOR_LOG_COMPRESS'];
-  if (compress !== undefined && compress !== '') {
-    if (!['0', '1', 'true', 'false'].includes(compress)) throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_LOG_COMPRESS must be 1, 0, true or false (got "${compress}")`);
+  if (compress) {
+    if (!['0', '1', 'true', 'false'].includes(compress)) invalidValue('SUPERVISOR_LOG_COMPRESS', 'must be 1, 0, true or false', compress);
     settings.compress = compress === '1' || compress === 'true';
   }
   const pace = env['SUPERVISOR_LOG_PACE_RATE'];
-  if (pace !== undefined && pace !== '') {
-    const bytes = parseRate(pace);
-    const problem = checkPaceRate(bytes);
-    if (problem) throw new SupervisorError('INVALID_REQUEST', `SUPERVISOR_LOG_PACE_RATE ${problem} (got "${pace}")`);
-    settings.paceRate = bytes as number;
-  }
+  if (pace) settings.paceRate = logNumber('paceRate', pace, 'SUPERVISOR_LOG_PACE_RATE');
   return settings;
 }
 

@@ -9,7 +9,7 @@
  *   [::1]:9209        IPv6 literals in brackets
  */
 import { isIP } from 'node:net';
-import { SupervisorError } from './errors.js';
+import { invalidValue } from './validate.js';
 
 export interface MetricsAddress {
   host: string;
@@ -21,9 +21,7 @@ const HOST_NAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a
 /** `source` is what the user typed the value as (`--metrics`, or the variable): the error names it. */
 export function parseMetricsAddress(raw: string, source: '--metrics' | 'SUPERVISOR_METRICS'): MetricsAddress {
   const text = raw.trim();
-  const fail = (why: string): never => {
-    throw new SupervisorError('INVALID_REQUEST', `${source} must be host:port or a port (e.g. 127.0.0.1:9209), not "${raw}": ${why}`);
-  };
+  const fail = (why: string): never => invalidValue(source, `must be host:port or a port (e.g. 127.0.0.1:9209): ${why}`, raw);
   let host = '127.0.0.1';
   let portText = text;
   if (!/^\d+$/.test(text)) {

@@ -12,6 +12,34 @@ export function invalid(message: string): never {
   throw new SupervisorError('INVALID_REQUEST', message);
 }
 
+/** Longest echo of a bad value in an error line (a config value can be any size). */
+const ECHO_MAX = 60;
+
+/**
+ * A value a user wrote, as an error line repeats it: JSON (a string in quotes, so "" and " 5s"
+ * show), on one line, cut at ECHO_MAX characters. What JSON cannot show (a config file is
+ * JavaScript) is shown by String(), or named: a function's source, an object with a cycle.
+ */
+export function echo(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = typeof value === 'number' ? String(value) : JSON.stringify(value);
+  } catch {
+    // A BigInt, a cycle: shown below.
+  }
+  text ??= typeof value === 'function' ? 'a function' : typeof value === 'object' ? 'an object' : String(value);
+  return text.length > ECHO_MAX ? `${text.slice(0, ECHO_MAX - 3)}...` : text;
+}
+
+/**
+ * INVALID_REQUEST for a value a user wrote (a config-file option, an environment variable, a
+ * flag): "<where it was written> <what it must be> (got <the value>)". The one format of these
+ * errors, so every one names the option and shows what was wrong with it.
+ */
+export function invalidValue(field: string, mustBe: string, value: unknown): never {
+  invalid(`${field} ${mustBe} (got ${echo(value)})`);
+}
+
 export function isRecord(value: unknown): value is Record_ {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

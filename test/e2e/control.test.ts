@@ -133,7 +133,7 @@ describe('control channel', () => {
     for (const [args, env] of [[['--timeout', 'soon', 'ping'], {}], [['ping'], { SUPERVISOR_TIMEOUT: '-1' }]] as const) {
       const bad = await other.cli([...args], { env });
       expect(bad.code).toBe(4);
-      expect(bad.stderr).toMatch(/^supervisor: (--timeout|SUPERVISOR_TIMEOUT) must be a duration such as "90s", "10m" or 0 for none, not "(soon|-1)"\n$/);
+      expect(bad.stderr).toMatch(/^supervisor: (--timeout|SUPERVISOR_TIMEOUT) must be a duration such as "90s", "10m" or 0 for none \(got "(soon|-1)"\)\n$/);
     }
     expect(await other.daemonPid()).toBeNull();
   });
@@ -157,7 +157,7 @@ describe('control channel', () => {
     cleanups.push(() => other.cleanup());
     const bad = await other.cli(['ping'], { env: { SUPERVISOR_CONTROL_CONNECTIONS: '0' } });
     expect(bad.code).toBe(4);
-    expect(bad.stderr).toBe('supervisor: SUPERVISOR_CONTROL_CONNECTIONS must be an integer from 1 to 4096, not "0"\n');
+    expect(bad.stderr).toBe('supervisor: SUPERVISOR_CONTROL_CONNECTIONS must be an integer from 1 to 4096 (got "0")\n');
     expect(await other.daemonPid()).toBeNull();
   });
 

@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AppDescription } from '../../src/shared/protocol.js';
 import { byStatus, fixture, freePort, httpGet, tempHome, waitFor, type Home } from '../helpers.js';
 import { startLoad } from '../load.js';
 import { expectAccountedFor } from '../reliability/lib.js';
@@ -134,5 +135,35 @@ describe('deploying a config file', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/missing\.js does not exist/);
     expect((await home.list()).map((p) => `${p.name} ${p.pid}`)).toEqual([`web ${before?.pid}`]);
+  });
+
+  it('a bad size or rate in a file is one line naming the option and echoing the value, status 4, nothing changed', async () => {
+    home = await tempHome();
+    dir = await mkdtemp(join(tmpdir(), 'sv-deploy-'));
+    const idle = { name: 'idle', script: fixture('idle-app.cjs'), log_pace_rate: '1M', max_memory_restart: '200M' };
+    const file = await writeConfig([idle]);
+    expect((await home.cli(['start', file])).code).toBe(0);
+    const [before] = await byStatus(home, 'idle', 'online', 1);
+    const specOf = async (): Promise<AppDescription['spec']> => {
+      const described = await home.cli(['describe', 'idle', '--json']);
+      expect(described.code, described.stderr).toBe(0);
+      return (JSON.parse(described.stdout) as AppDescription[])[0]?.spec as AppDescription['spec'];
+    };
+    const specBefore = await specOf();
+    expect([specBefore.logs.paceRate, specBefore.maxMemoryRestart]).toEqual([1024 * 1024, 200 * 1024 * 1024]);
+
+    for (const [option, value, line] of [
+      ['log_pace_rate', '1K', 'log_pace_rate must be 0 (never pace) or at least 64K (got "1K")'],
+      ['log_pace_rate', 'fast', 'log_pace_rate must be a rate such as "8M" (bytes per second), or 0 to never pace (got "fast")'],
+      ['max_memory_restart', '1T', 'max_memory_restart must be a size such as "300M" or "1G" (got "1T")'],
+    ] as const) {
+      await writeConfig([{ ...idle, [option]: value }]);
+      for (const command of ['reload', 'start']) {
+        const bad = await home.cli([command, file]);
+        expect([bad.code, bad.stdout, bad.stderr]).toEqual([4, '', `supervisor: ${file}: apps[0].${line}\n`]);
+      }
+    }
+    expect((await home.list()).map((p) => `${p.name} ${p.pid} ${p.status}`)).toEqual([`idle ${before?.pid} online`]);
+    expect(await specOf()).toEqual(specBefore);
   });
 });

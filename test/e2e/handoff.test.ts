@@ -215,7 +215,7 @@ describe('cluster mode: hand-off window', () => {
 
     const started = await home.cli(['start', fixture('http-app.cjs'), '-i', '2', '--name', 'web'], { env });
     expect(started.code).toBe(4);
-    expect(oneLine(started.stderr)).toEqual([expect.stringContaining(`SUPERVISOR_HANDOFF_WINDOW must be an integer from 1 to 64, not "${value}"`)]);
+    expect(oneLine(started.stderr)).toEqual([expect.stringContaining(`SUPERVISOR_HANDOFF_WINDOW must be an integer from 1 to 64 (got "${value}")`)]);
     expect(await home.daemonPid()).toBeNull();
 
     const foreground = await home.cli(['daemon', '--foreground'], { env, timeoutMs: 15_000 });

@@ -344,7 +344,7 @@ describe('metrics endpoint', () => {
     const flag = await home.cli(['daemon', '--metrics', '70000']);
     expect(flag.code).toBe(4);
     // The flag the user typed is named, not the variable it is passed on as.
-    expect(flag.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^supervisor: --metrics must be host:port or a port .*not "70000"/)]);
+    expect(flag.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^supervisor: --metrics must be host:port or a port .*\(got "70000"\)$/)]);
     expect(await home.daemonPid()).toBeNull();
 
     // Taken by someone else: the foreground daemon says so in one line and exits 1.

@@ -7,6 +7,8 @@ import type { CommandFinder } from '../../src/shared/commands.js';
 import { validateAppName, validateAppSpec } from '../../src/shared/app-spec-validate.js';
 import { APP_DEFAULTS, type AppSpec } from '../../src/shared/app-spec.js';
 import { SupervisorError } from '../../src/shared/errors.js';
+import { logDefaultsFromEnv } from '../../src/shared/log-options.js';
+import { echo } from '../../src/shared/validate.js';
 
 // The number of cores is fixed so that "max" and negative instance counts give the same
 // answer on every machine.
@@ -128,6 +130,30 @@ describe('bytes', () => {
     const error = errorOf(() => bytes(value as number | string, 'app.max_memory_restart'));
     expect(error.code).toBe('INVALID_REQUEST');
     expect(error.message).toContain('app.max_memory_restart');
+  });
+});
+
+describe('echo (a bad value in an error line)', () => {
+  const cycle: Record<string, unknown> = {};
+  cycle['self'] = cycle;
+  it.each<[unknown, string]>([
+    ['1K', '"1K"'],
+    ['', '""'],
+    ['two\nlines', '"two\\nlines"'],
+    [-1, '-1'],
+    [Number.NaN, 'NaN'],
+    [true, 'true'],
+    [null, 'null'],
+    [[1, 'a'], '[1,"a"]'],
+    [{ a: 1 }, '{"a":1}'],
+    [10n, '10'],
+    [() => 1, 'a function'],
+    [undefined, 'undefined'],
+    [Symbol('s'), 'Symbol(s)'],
+    [cycle, 'an object'],
+    ['y'.repeat(100), `"${'y'.repeat(56)}...`],
+  ])('%s → %s', (value, shown) => {
+    expect(echo(value)).toBe(shown);
   });
 });
 
@@ -352,7 +378,7 @@ describe('toAppSpec', () => {
       ['unknown option (camelCase spelling)', { minUptime: 5 }, 'unknown option "minUptime"'],
       ['bad exec_mode', { exec_mode: 'thread' }, 'app.exec_mode must be fork or cluster'],
       ['bad balance', { balance: 'random' }, 'app.balance must be one of round-robin, least-connections, sticky-ip'],
-      ['bad kill_signal', { kill_signal: 'TERM' }, 'app.kill_signal "TERM" is not a signal name'],
+      ['bad kill_signal', { kill_signal: 'TERM' }, 'app.kill_signal must be a signal name such as "SIGTERM" (got "TERM")'],
       ['bad duration', { min_uptime: '5 seconds' }, 'app.min_uptime'],
       ['negative duration', { kill_timeout: -1 }, 'app.kill_timeout'],
       ['bad size', { max_memory_restart: '1T' }, 'app.max_memory_restart'],
@@ -381,6 +407,36 @@ describe('toAppSpec', () => {
       const error = errorOf(() => spec(config));
       expect(error.code).toBe('INVALID_REQUEST');
       expect(error.message).toContain(field);
+    });
+
+    // One format for every bad value a user wrote: the option as written, what it must be, and
+    // the value itself (src/shared/validate.ts, invalidValue), as the environment variables' errors.
+    it.each<[string, Record<string, unknown>, string]>([
+      ['a size', { max_memory_restart: '1T' }, 'app.max_memory_restart must be a size such as "300M" or "1G" (got "1T")'],
+      ['a size past any integer', { max_memory_restart: '99999999999G' }, 'app.max_memory_restart must be a size such as "300M" or "1G" (got "99999999999G")'],
+      ['a duration', { min_uptime: '5 seconds' }, 'app.min_uptime must be a duration such as 5000, "500ms", "5s" or "2m", at most 24h (got "5 seconds")'],
+      ['a duration past its range', { kill_timeout: '25h' }, 'app.kill_timeout must be a duration such as 5000, "500ms", "5s" or "2m", at most 24h (got "25h")'],
+      ['a count past its range', { max_restarts: 2_000_000 }, 'app.max_restarts must be a whole number from 0 to 1000000 (got 2000000)'],
+      ['a count as a string', { queue_size: '5' }, 'app.queue_size must be a whole number from 0 to 1000000 (got "5")'],
+      ['instances', { instances: 'many' }, 'app.instances must be a number or "max" (got "many")'],
+      ['too many instances', { instances: 5000 }, 'app.instances must come to 1..1024 processes (got 5000)'],
+      ['a flag', { autorestart: 'yes' }, 'app.autorestart must be true or false (got "yes")'],
+      ['an alias, named as written', { exec_interpreter: '' }, 'app.exec_interpreter must be a non-empty string (got "")'],
+      ['exec_mode', { exec_mode: 1 }, 'app.exec_mode must be fork or cluster (got 1)'],
+      ['a log rate', { log_pace_rate: '1K' }, 'app.log_pace_rate must be 0 (never pace) or at least 64K (got "1K")'],
+      ['a log rate of the wrong type', { log_pace_rate: { rate: 1 } }, 'app.log_pace_rate must be a rate such as "8M" (bytes per second), or 0 to never pace (got {"rate":1})'],
+      ['a log size', { log_max_size: 100 }, 'app.log_max_size must be 0 (never rotate) or at least 64K (got 100)'],
+      ['a long value, cut', { log_type: 'x'.repeat(500) }, `app.log_type must be "json" or "raw" (got "${'x'.repeat(56)}...)`],
+    ])('a bad value names the option and echoes the value: %s', (_label, config, message) => {
+      const error = errorOf(() => spec(config));
+      expect(error.code).toBe('INVALID_REQUEST');
+      expect(error.message).toBe(message);
+    });
+
+    it('a config-file rate and the environment variable word the same problem the same way', () => {
+      const fromFile = errorOf(() => spec({ log_pace_rate: '1K' })).message;
+      const fromEnv = errorOf(() => logDefaultsFromEnv({ SUPERVISOR_LOG_PACE_RATE: '1K' })).message;
+      expect(fromFile.replace('app.log_pace_rate', 'X')).toBe(fromEnv.replace('SUPERVISOR_LOG_PACE_RATE', 'X'));
     });
 
     it('an unknown option far from any known one is an error under --strict', () => {
@@ -494,10 +550,11 @@ describe('toAppSpec', () => {
       [{ out_file: '' }, /out_file must be a file path/],
       [{ log_type: 'xml' }, /log_type must be "json" or "raw"/],
       [{ log_date_format: '[oops' }, /log_date_format has an unclosed/],
-      [{ log_max_size: '1K' }, /log_max_size must be 0 \(never rotate\) or at least 64K/],
-      [{ log_max_size: 'big' }, /log_max_size must be a size/],
-      [{ log_pace_rate: '1K' }, /log_pace_rate must be 0 \(never pace\) or at least 64K/],
-      [{ log_retain: -1 }, /log_retain must be a whole number/],
+      [{ log_max_size: '1K' }, /log_max_size must be 0 \(never rotate\) or at least 64K \(got "1K"\)$/],
+      [{ log_max_size: 'big' }, /log_max_size must be a size .* \(got "big"\)$/],
+      [{ log_pace_rate: '1K' }, /log_pace_rate must be 0 \(never pace\) or at least 64K \(got "1K"\)$/],
+      [{ log_pace_rate: '8M/min' }, /log_pace_rate must be a rate .* \(got "8M\/min"\)$/],
+      [{ log_retain: -1 }, /log_retain must be a whole number from 0 to 1000 \(got -1\)$/],
       [{ time: 'yes' }, /time must be true or false/],
       [{ error_file: 'a', err_file: 'b' }, /same option/],
     ])('%j is refused: %s', (config, message) => {

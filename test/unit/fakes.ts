@@ -187,7 +187,7 @@ export class FakeProcess extends EventEmitter<ProcessEvents> implements ManagedP
 
   /** The runtime in the worker sends a message. */
   fromRuntime(message: DistributiveOmit<WorkerToDaemon, 'cmd'>): void {
-    if (!this.exit) this.emit('runtime', { cmd: 'NODE_SUPERVISOR', ...message } as WorkerToDaemon, undefined);
+    if (!this.exit) this.emit('runtime', { cmd: 'NODE_SUPERVISOR', ...message } as WorkerToDaemon);
   }
 
   /** The process exits (crash, signal). */

@@ -4,6 +4,8 @@
  * registry's name reservation. (interleavings.test.ts runs every pair of operations.)
  */
 import { describe, expect, it } from 'vitest';
+import { snapshot } from '../../src/daemon/desired-state.js';
+import { handlers, type HandlerContext } from '../../src/daemon/handlers.js';
 import { checkInvariants } from '../../src/daemon/invariants.js';
 import { MAX_WAITING, OperationQueue, SKIPPED } from '../../src/daemon/operations.js';
 import { DRAIN_ACK_MS, retire, stopBudgetMs } from '../../src/daemon/retire.js';
@@ -194,6 +196,66 @@ describe('the operation queue', () => {
 });
 
 describe('slots and apps on fake processes', () => {
+  it('an update checks each spec once, new apps and existing ones, before it changes anything', async () => {
+    const w = world();
+    const [web] = await w.registry.create([{ spec: fakeSpec({ name: 'web' }) }]);
+    void web!.start();
+    await w.clock.advance(2000);
+    const verified: string[] = [];
+    const verify = w.registry.verify.bind(w.registry);
+    w.registry.verify = async (spec) => {
+      verified.push(spec.name);
+      await verify(spec);
+    };
+    const ctx = { registry: w.registry } as unknown as HandlerContext;
+    // verify() reads the real disk: let real I/O finish between steps of the fake clock.
+    let settled = false;
+    const update = handlers.update({ apps: [fakeSpec({ name: 'web', killTimeoutMs: 100 }), fakeSpec({ name: 'api' })], how: 'restart' }, ctx).finally(() => (settled = true));
+    for (let step = 0; step < 200 && !settled; step++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      await w.clock.advance(500);
+    }
+    const result = await update;
+    expect([result.started, result.updated]).toEqual([['api'], ['web']]);
+    expect(verified).toEqual(['web', 'api']);
+
+    // A spec that fails its check: nothing is created or changed, whichever app it is for.
+    verified.length = 0;
+    const failed = await rejection(handlers.update({ apps: [fakeSpec({ name: 'web', killTimeoutMs: 200 }), fakeSpec({ name: 'new', script: '/nonexistent/app.js' })], how: 'restart' }, ctx));
+    expect([failed.code, failed.message]).toEqual(['FAILED', 'script /nonexistent/app.js does not exist']);
+    expect(verified).toEqual(['web', 'new']);
+    expect([...w.registry.apps.keys()]).toEqual(['web', 'api']);
+    expect(w.registry.apps.get('web')?.spec.killTimeoutMs).toBe(100);
+  });
+
+  it("an app's spec.instances is its number of slots, at every moment (one fact, not two copies)", async () => {
+    const w = world();
+    const [app] = await w.registry.create([{ spec: fakeSpec({ instances: 1 }) }]);
+    void app!.start();
+    await w.clock.advance(2000);
+    const counts = (): [number, number, number] => [app!.spec.instances, app!.slots.length, snapshot(w.registry).apps[0]?.spec.instances ?? -1];
+
+    // Scaling up: the new slots count as soon as they exist, in the saved state too.
+    const up = app!.scale(3);
+    await settleMicrotasks();
+    expect(counts()).toEqual([3, 3, 3]);
+    await w.clock.advance(2000);
+    await up;
+
+    // Scaling down: the removed slots count until their processes are gone.
+    const down = app!.scale(1);
+    await settleMicrotasks();
+    expect(counts()).toEqual([3, 3, 3]);
+    await w.clock.advance(20_000);
+    await down;
+    expect(counts()).toEqual([1, 1, 1]);
+
+    // Restored after a crash from a state file whose spec disagrees with its slots: the slots win.
+    const [restored] = await w.registry.create([{ spec: fakeSpec({ name: 'again', instances: 5 }), slots: [{ id: 90, instance: 0 }, { id: 91, instance: 1 }] }]);
+    expect(restored!.spec.instances).toBe(2);
+    expect(checkInvariants(w.registry)).toEqual([]);
+  });
+
   it('reload: a stop arriving mid-way terminates the replacement it started, and stops the rest', async () => {
     const w = world();
     const [app] = await w.registry.create([{ spec: fakeSpec({ mode: 'cluster', instances: 2 }) }]);

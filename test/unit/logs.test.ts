@@ -14,7 +14,8 @@ import { LogFile, type LogFileEvents } from '../../src/daemon/logs/log-file.js';
 import { compileDateFormat } from '../../src/shared/log-date-format.js';
 import { LogService } from '../../src/daemon/logs/log-service.js';
 import { EventBus } from '../../src/daemon/events.js';
-import { checkMaxSize, DEFAULT_LOG_SPEC, LOG_DEFAULTS, logDefaultsFromEnv, parseSize } from '../../src/shared/log-options.js';
+import { checkMaxSize, DEFAULT_LOG_SPEC, LOG_DEFAULTS, logDefaultsFromEnv, logNumber } from '../../src/shared/log-options.js';
+import { parseSize } from '../../src/shared/size.js';
 import { listRotatedFiles, rotatedName } from '../../src/shared/rotated-log-files.js';
 
 const quiet = (): LogFileEvents => ({ failed: () => undefined, recovered: () => undefined, wrote: () => undefined, dropped: () => undefined });
@@ -78,6 +79,23 @@ describe('dates, sizes, names', () => {
     expect(checkMaxSize(0)).toBeNull();
     expect(() => logDefaultsFromEnv({ SUPERVISOR_LOG_RETAIN: '-1' })).toThrow(/SUPERVISOR_LOG_RETAIN/);
     expect(logDefaultsFromEnv({ SUPERVISOR_LOG_MAX_SIZE: '1M', SUPERVISOR_LOG_COMPRESS: '1' })).toMatchObject({ maxSize: 1024 * 1024, compress: true });
+    expect(parseSize('9999999999G')).toBeNull();
+  });
+
+  it('reads the numeric log options one way, for config files and the environment alike', () => {
+    expect(logNumber('maxSize', '64K', 'f')).toBe(64 * 1024);
+    expect(logNumber('retain', '3', 'f')).toBe(3);
+    expect(logNumber('retain', 0, 'f')).toBe(0);
+    expect(logNumber('paceRate', '8M/s', 'f')).toBe(8 * 1024 * 1024);
+    for (const [option, value, message] of [
+      ['maxSize', '1K', 'f must be 0 (never rotate) or at least 64K (got "1K")'],
+      ['retain', '3.5', 'f must be a whole number from 0 to 1000 (got "3.5")'],
+      ['retain', 1001, 'f must be a whole number from 0 to 1000 (got 1001)'],
+      ['paceRate', '8M/min', 'f must be a rate such as "8M" (bytes per second), or 0 to never pace (got "8M/min")'],
+    ] as const) {
+      expect(() => logNumber(option, value, 'f')).toThrow(message);
+    }
+    expect(() => logDefaultsFromEnv({ SUPERVISOR_LOG_RETAIN: '1001' })).toThrow('SUPERVISOR_LOG_RETAIN must be a whole number from 0 to 1000 (got "1001")');
   });
 
   it("names per-instance files as pm2 does, and rotated files so they sort by age", () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PeerEvents, type SlotKey } from '../../src/daemon/peer-events.js';
 import { checkRuntimeMessage, isTarget } from '../../src/daemon/messages/validate.js';
+import { MESSAGE_LIMITS } from '../../src/shared/messages.js';
+import { OutboundQueue } from '../../src/shared/outbound-queue.js';
 import type { ProcessEvent, ProcessStatus } from '../../src/shared/protocol.js';
 import type { WorkerToDaemon } from '../../src/shared/worker-messages.js';
 
@@ -81,5 +83,39 @@ describe('isTarget', () => {
   it('takes ids, app names and { app, instance }', () => {
     expect([0, 12, 'web', { app: 'web', instance: 0 }].every(isTarget)).toBe(true);
     expect([-1, 1.5, '', 'x'.repeat(201), null, {}, { app: 'web', instance: -1 }, [1]].some(isTarget)).toBe(false);
+  });
+});
+
+describe('OutboundQueue', () => {
+  it('counts messages and characters until they leave', () => {
+    const queue = new OutboundQueue();
+    queue.add(10);
+    queue.add(5);
+    expect([queue.messages, queue.chars]).toEqual([2, 15]);
+    queue.remove(10);
+    expect([queue.messages, queue.chars]).toEqual([1, 5]);
+    queue.remove(5);
+    expect([queue.messages, queue.chars]).toEqual([0, 0]);
+  });
+
+  it('has room up to maxQueuedChars characters, the limit itself included', () => {
+    const queue = new OutboundQueue();
+    expect(queue.hasRoom(MESSAGE_LIMITS.maxQueuedChars)).toBe(true);
+    expect(queue.hasRoom(MESSAGE_LIMITS.maxQueuedChars + 1)).toBe(false);
+    queue.add(MESSAGE_LIMITS.maxQueuedChars - 1);
+    expect(queue.hasRoom(1)).toBe(true);
+    expect(queue.hasRoom(2)).toBe(false);
+    queue.remove(MESSAGE_LIMITS.maxQueuedChars - 1);
+    expect(queue.hasRoom(2)).toBe(true);
+  });
+
+  it('has room for maxQueuedMessages messages, however small', () => {
+    const queue = new OutboundQueue();
+    for (let i = 0; i < MESSAGE_LIMITS.maxQueuedMessages - 1; i++) queue.add(0);
+    expect(queue.hasRoom(0)).toBe(true);
+    queue.add(0);
+    expect(queue.hasRoom(0)).toBe(false);
+    queue.remove(0);
+    expect(queue.hasRoom(0)).toBe(true);
   });
 });

@@ -226,7 +226,7 @@ export class Pacing {
     if (this.#timer) return;
     if (this.#signal === null) this.#signal = this.#detect();
     if (this.#signal === 'none') return;
-    this.#sample();
+    this.#sample(this.clock.now());
     this.#schedule();
   }
 
@@ -244,7 +244,6 @@ export class Pacing {
   #tick(): void {
     this.#timer = null;
     const now = this.clock.now();
-    const windowNs = (now - this.#sampledAt) * 1e6;
     // Apps that flooded in this window, and paced ones (whether they still flood or not).
     const watched = new Map<AppPace, boolean>();
     for (const pace of this.#apps.values()) {
@@ -257,17 +256,17 @@ export class Pacing {
       this.#lastPressure = null;
       return;
     }
-    const sample = this.#sample();
+    const sample = this.#sample(now);
     for (const [pace, flooding] of watched) {
       // An app that stopped flooding counts as calm, so its pacing ends after the hold.
-      const share = !flooding ? 0 : sample.kind === 'pressure' ? sample.share : othersShare(sample.perApp, pace.app, windowNs);
+      const share = !flooding ? 0 : sample.kind === 'pressure' ? sample.share : othersShare(sample.perApp, pace.app, sample.windowNs);
       pace.decide(share, now);
     }
     this.#schedule();
   }
 
-  #sample(): { kind: 'schedstat'; perApp: Map<string, number> } | { kind: 'pressure'; share: number } {
-    const now = this.clock.now();
+  /** Reads the signal; the window is the time since the previous sample (the baseline). */
+  #sample(now: number): { kind: 'schedstat'; perApp: Map<string, number>; windowNs: number } | { kind: 'pressure'; share: number } {
     const windowNs = (now - this.#sampledAt) * 1e6;
     this.#sampledAt = now;
     if (this.#signal === 'pressure') {
@@ -276,7 +275,7 @@ export class Pacing {
       this.#lastPressure = total;
       return { kind: 'pressure', share };
     }
-    return { kind: 'schedstat', perApp: waitPerApp(this.options.processes(), (pid) => this.options.readers.runQueueWait(pid), this.#lastWait) };
+    return { kind: 'schedstat', perApp: waitPerApp(this.options.processes(), (pid) => this.options.readers.runQueueWait(pid), this.#lastWait), windowNs };
   }
 }
 

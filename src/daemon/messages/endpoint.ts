@@ -4,6 +4,7 @@
  * the kernel has not taken yet), which is bounded.
  */
 import { MESSAGE_LIMITS, type MessageCounters, type Sender } from '../../shared/messages.js';
+import { OutboundQueue } from '../../shared/outbound-queue.js';
 import type { DaemonToWorker } from '../../shared/worker-messages.js';
 import type { App } from '../app.js';
 import type { Slot } from '../slot.js';
@@ -45,8 +46,7 @@ export class Endpoint {
   /** Send acknowledgements gathered during this turn, flushed together. */
   ackSeqs: number[] = [];
   ackCounts: number[] = [];
-  #queuedMessages = 0;
-  #queuedChars = 0;
+  readonly #outbound = new OutboundQueue();
   /**
    * The characters of each write not yet confirmed, oldest first: a channel completes its
    * writes in order, so one callback that takes the oldest serves every write (no closure per
@@ -65,8 +65,7 @@ export class Endpoint {
       this.#unconfirmed.splice(0, this.#unconfirmedHead);
       this.#unconfirmedHead = 0;
     }
-    this.#queuedMessages -= 1;
-    this.#queuedChars -= chars;
+    this.#outbound.remove(chars);
   };
 
   constructor(
@@ -86,7 +85,7 @@ export class Endpoint {
 
   /** Whether `chars` more would fit in the outbound queue. */
   hasRoom(chars: number): boolean {
-    return this.#queuedMessages < MESSAGE_LIMITS.maxQueuedMessages && this.#queuedChars + chars <= MESSAGE_LIMITS.maxQueuedChars;
+    return this.#outbound.hasRoom(chars);
   }
 
   /** Messages, requests and peer events: refused (false) when the queue is full. */
@@ -106,7 +105,7 @@ export class Endpoint {
 
   /** A reply to one of this process's calls: see REPLY_CAP. */
   reply(message: Extract<DaemonToWorker, { t: 'sent' | 'answered' | 'failed' | 'peer-list' }> extends infer M ? (M extends unknown ? Omit<M, 'cmd'> : never) : never, chars: number): boolean {
-    if (this.#queuedMessages >= REPLY_CAP) {
+    if (this.#outbound.messages >= REPLY_CAP) {
       this.counters.dropped += 1;
       return false;
     }
@@ -121,14 +120,12 @@ export class Endpoint {
   }
 
   #queued(chars: number): void {
-    this.#queuedMessages += 1;
-    this.#queuedChars += chars;
+    this.#outbound.add(chars);
     this.#unconfirmed.push(chars);
   }
 
   /** Takes back the newest write, which the channel refused without a callback. */
   #unqueue(): void {
-    this.#queuedMessages -= 1;
-    this.#queuedChars -= this.#unconfirmed.pop() as number;
+    this.#outbound.remove(this.#unconfirmed.pop() as number);
   }
 }
