@@ -26,13 +26,16 @@ for (const { entry, out } of BUNDLES) {
     platform: 'node',
     format: 'cjs',
     target: 'node20.19',
-    // Dependencies stay in node_modules, loaded when used (chokidar and croner are ES
-    // modules: import() leaves them as they are).
+    // Dependencies stay in node_modules, loaded when used: CommonJS ones with require()
+    // (shared/bundle.ts), chokidar (an ES module only) with import().
     packages: 'external',
     define: { SUPERVISOR_BUNDLE: 'true', 'import.meta.url': '__importMetaUrl' },
     // import.meta.url of a file in the bundle is the bundle's: each bundle sits in the folder its
-    // entry came from, so paths relative to a module one level under dist/ resolve the same.
-    banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    // entry came from, so paths relative to a module of that folder resolve the same (the only
+    // modules that use import.meta.url for paths are there; one elsewhere would need care).
+    // "use strict" first: Node honours it only as the file's first statement, and esbuild's own
+    // comes after the banner.
+    banner: { js: "'use strict';\nconst __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
     // Names stay, so stack traces in daemon.log read as the sources do.
     minify: false,
     charset: 'ascii',

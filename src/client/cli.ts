@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { requireCommonJs } from '../shared/bundle.js';
+import { BUNDLED, requireCommonJs } from '../shared/bundle.js';
 import type * as CommanderModule from 'commander';
 import { EXIT_STATUS, SupervisorError } from '../shared/errors.js';
 import { homePaths, resolveHome } from '../shared/paths.js';
@@ -93,6 +93,19 @@ function plainList(args: string[]): { json?: boolean } | null {
   if (command !== 'list' && command !== 'ls' && command !== 'status') return null;
   if (rest.length === 0) return {};
   return rest.length === 1 && rest[0] === '--json' ? { json: true } : null;
+}
+
+type DaemonProgram = typeof import('../daemon/entry.js');
+
+/**
+ * The daemon for `daemon --foreground`: from the CLI's bundle, the daemon's own bundle, as the
+ * launcher starts it (not a second copy inside the CLI's); from sources (tsx), its modules. The
+ * specifier is a variable so that the bundler does not copy the daemon into the CLI.
+ */
+async function daemonProgram(): Promise<DaemonProgram> {
+  if (BUNDLED) return requireCommonJs(fileURLToPath(new URL('../daemon/daemon.cjs', import.meta.url))) as DaemonProgram;
+  const entry = '../daemon/entry.js';
+  return (await import(entry)) as DaemonProgram;
 }
 
 async function buildProgram(): Promise<Command> {
@@ -424,8 +437,7 @@ async function buildProgram(): Promise<Command> {
       }
       if (opts.start !== undefined && !opts.foreground) throw new SupervisorError('INVALID_REQUEST', '--start needs --foreground');
       if (opts.foreground) {
-        // The daemon's own bundle, as the launcher starts it (not a second copy inside the CLI's).
-        const { main } = requireCommonJs(fileURLToPath(new URL('../daemon/daemon.cjs', import.meta.url))) as typeof import('../daemon/entry.js');
+        const { main } = await daemonProgram();
         await main({ foreground: true, ...(opts.start !== undefined && { start: opts.start }) });
         return;
       }

@@ -3,10 +3,25 @@
  * this file, dist/daemon/daemon.cjs), and what `supervisor daemon --foreground` loads to call
  * `main` itself.
  */
-import { resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { main } from './main.js';
 
 export { main };
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) void main({ foreground: false });
+/**
+ * Started as a program, not loaded. Both sides through realpath: this file's own path has its
+ * symlinks resolved by Node, argv[1] may not (a release folder reached through a symlink, or
+ * --preserve-symlinks).
+ */
+function startedAsProgram(): boolean {
+  const program = process.argv[1];
+  if (program === undefined) return false;
+  try {
+    return realpathSync(program) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (startedAsProgram()) void main({ foreground: false });
