@@ -8,7 +8,7 @@
  * reports: only the daemon's pid as seen from outside, found as the child of `unshare`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFileSync, rm } from 'node:fs';
+import { existsSync, mkdtemp, readFileSync, rm } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,15 @@ function descendantsOf(pid: number): number[] {
   return out;
 }
 
+/** The pid in a home's daemon.pid, 0 if there is none. */
+function recordedDaemonPid(home: string): number {
+  try {
+    return Number(readFileSync(join(home, 'daemon.pid'), 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 interface Container {
   unshare: ChildProcess;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -55,6 +64,9 @@ describe.skipIf(!canUnshare)('container entrypoint (foreground daemon as PID 1)'
         child.kill('SIGKILL');
       }
     }
+    // A daemon a command started outside the namespace (daemon.pid is 1 for the one inside).
+    const pid = dir ? recordedDaemonPid(dir) : 0;
+    if (pid > 1 && isAlive(pid)) process.kill(pid, 'SIGKILL');
     if (dir) await promisify(rm)(dir, { recursive: true, force: true });
   });
 
@@ -111,6 +123,8 @@ describe.skipIf(!canUnshare)('container entrypoint (foreground daemon as PID 1)'
     const file = await setup([{ name: 'svc', script: fixture('idle-app.cjs'), min_uptime: 300 }]);
     const container = run(['--start', file]);
     const outerPid = await container.daemonPid();
+    // Not a command before the daemon listens: one would start a background daemon of its own.
+    await waitFor(() => existsSync(join(dir, 'daemon.sock')), 'the daemon to listen', 30_000);
     await waitFor(async () => {
       const rows = JSON.parse((await runCli(['list', '--json'], env)).stdout || '[]') as { status: string }[];
       return rows.length === 1 && rows[0]?.status === 'online';
