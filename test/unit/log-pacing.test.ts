@@ -109,6 +109,24 @@ function setup(readers: Partial<ContentionReaders> = {}) {
 }
 
 /** Writes `bytesPerSample` per sample window, in 64 KiB chunks spread over it, for `samples` windows. */
+/**
+ * Reads 64 KiB whenever the stream is not held, for 2 s of fake time, the neighbour still
+ * waiting a little (so pacing stays on); returns the bytes per second read.
+ */
+async function pacedRate(clock: FakeClock, pace: { read(bytes: number): void }, s: { held: boolean }, neighbourWaits: (share: number) => void): Promise<number> {
+  let read = 0;
+  const start = clock.now();
+  for (let i = 0; i < 400; i++) {
+    if (!s.held) {
+      pace.read(65536);
+      read += 65536;
+    }
+    if (i % 10 === 0) neighbourWaits(0.03);
+    await clock.advance(5);
+  }
+  return read / ((clock.now() - start) / 1000);
+}
+
 async function flood(clock: FakeClock, read: (bytes: number) => void, bytesPerSample: number, samples: number, each?: () => void): Promise<void> {
   const chunks = Math.max(1, Math.round(bytesPerSample / 65536));
   for (let s = 0; s < samples; s++) {
@@ -143,17 +161,7 @@ describe('Pacing', () => {
     expect(log.filter((l) => l.includes('pacing its logs'))).toHaveLength(1);
 
     // While paced, the bucket holds the stream and the refill releases it: reads come at the rate.
-    let read = 0;
-    const start = clock.now();
-    for (let i = 0; i < 400; i++) {
-      if (!s.held) {
-        pace.read(65536);
-        read += 65536;
-      }
-      if (i % 10 === 0) neighbourWaits(0.03);
-      await clock.advance(5);
-    }
-    const rate = read / ((clock.now() - start) / 1000);
+    const rate = await pacedRate(clock, pace, s, neighbourWaits);
     expect(rate).toBeGreaterThan(7 * MiB);
     expect(rate).toBeLessThan(9 * MiB + 256 * 1024 * 2);
 
@@ -180,17 +188,7 @@ describe('Pacing', () => {
     expect(pace.paced).toBe(true);
     // The update's AppLogs acquires the same app's pacing at 1 MiB/s: reads follow the new rate.
     pacing.acquire('flood', 1 * MiB);
-    let read = 0;
-    const start = clock.now();
-    for (let i = 0; i < 400; i++) {
-      if (!s.held) {
-        pace.read(65536);
-        read += 65536;
-      }
-      if (i % 10 === 0) neighbourWaits(0.03);
-      await clock.advance(5);
-    }
-    expect(read / ((clock.now() - start) / 1000)).toBeLessThan(2 * MiB);
+    expect(await pacedRate(clock, pace, s, neighbourWaits)).toBeLessThan(2 * MiB);
     pacing.acquire('flood', 0);
     expect(pace.paced).toBe(false);
     expect(s.held).toBe(false);
