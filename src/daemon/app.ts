@@ -307,8 +307,8 @@ export class App implements SlotHost {
     for (const slot of this.slots) slot.specChanged();
     if (JSON.stringify(before.logs) !== JSON.stringify(this.spec.logs)) {
       // The old logs close once the processes still writing to them are gone, whether the
-      // update completes, fails or is aborted.
-      void this.logs.close();
+      // update completes, fails or is aborted (then they may serve on for as long as they run).
+      void this.logs.close(Infinity);
       this.logs = this.#createLogs(this.spec);
     }
     if (before.maxMemoryRestart !== this.spec.maxMemoryRestart) {

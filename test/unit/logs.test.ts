@@ -195,6 +195,29 @@ describe('AppLogs and LogService', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  it('logs replaced by an update wait for their pipes for good; a deleted app\'s, only their cap', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'svlog-'));
+    const service = new LogService({ logDir: dir, bus: new EventBus(), log: () => undefined, defaults: LOG_DEFAULTS });
+    const replaced = service.forApp('web', DEFAULT_LOG_SPEC);
+    const deleted = service.forApp('api', DEFAULT_LOG_SPEC);
+    const webPipe = new PassThrough();
+    const apiPipe = new PassThrough();
+    replaced.sinkFor(0, 0).attach('out', webPipe);
+    deleted.sinkFor(0, 0).attach('out', apiPipe);
+    let replacedClosed = false;
+    const closingReplaced = replaced.close(Infinity).then(() => (replacedClosed = true));
+    // A failed update leaves the old process serving: its lines still reach the old file after
+    // the cap a deleted app's logs get has passed.
+    await deleted.close(50);
+    expect(replacedClosed).toBe(false);
+    webPipe.write('still serving\n');
+    webPipe.end();
+    apiPipe.end();
+    await closingReplaced;
+    expect(await readFile(join(dir, 'web-out.log'), 'utf8')).toBe('still serving\n');
+    expect(service.openFiles).toBe(0);
+  });
+
   it('closes replaced logs once their pipes have closed, writing their last lines; reopens a shared file once', async () => {
     dir = await mkdtemp(join(tmpdir(), 'svlog-'));
     const service = new LogService({ logDir: dir, bus: new EventBus(), log: () => undefined, defaults: LOG_DEFAULTS });

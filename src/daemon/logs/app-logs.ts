@@ -14,7 +14,7 @@ import type { LogFile, LogFileError } from './log-file.js';
 import type { AppPace, Holdable, PacingDescription } from './pacing.js';
 import { isoTime } from '../../shared/iso-time.js';
 
-/** How long close() waits for the pipes of exited processes to deliver their last lines. */
+/** How long close() waits, by default, for the pipes of exited processes to deliver their last lines. */
 const CLOSE_WAIT_MS = 30_000;
 
 export type StreamName = 'out' | 'err';
@@ -123,20 +123,21 @@ export class AppLogs {
   }
 
   /**
-   * Lets go of the files once the pipes still attached have closed (their processes have
-   * exited or are about to: an app deleted, or the processes of an update that replaced these
-   * logs), so their last lines are written; at most CLOSE_WAIT_MS, then later lines are
-   * dropped and counted.
+   * Lets go of the files once the pipes still attached have closed, so their last lines are
+   * written; at most `waitMs`, then later lines are dropped and counted. An app deleted waits
+   * CLOSE_WAIT_MS (its processes are stopped: what still holds a pipe is an orphan); logs an
+   * update replaced wait for good (Infinity), since an update that fails or is aborted leaves
+   * old processes serving, and writing here, for as long as they run.
    */
-  close(): Promise<void> {
+  close(waitMs = CLOSE_WAIT_MS): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#reading > 0) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+          const timer = Number.isFinite(waitMs) ? setTimeout(resolve, waitMs) : null;
           // A shutting-down daemon does not wait for it: its exit closes the files anyway.
-          timer.unref();
+          timer?.unref();
           this.#lastPipeClosed = () => {
-            clearTimeout(timer);
+            if (timer) clearTimeout(timer);
             resolve();
           };
         });
