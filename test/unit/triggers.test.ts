@@ -440,6 +440,30 @@ describe('the triggers of an app', () => {
     triggers.close();
   });
 
+  it('watch: a stop of some processes cancels the waiting reload; it is asked again and the others end up restarted', async () => {
+    const w = world();
+    const { app, triggers, watchers, sync } = await triggered(w, { instances: 2, killTimeoutMs: 20_000 }, { watch: ['.'], watchDelayMs: 100 });
+    w.scripts.set('web', [{ stopMs: 3000 }, { stopMs: 3000 }]); // the first processes take 3 s to stop
+    void app.start();
+    await w.clock.advance(2000);
+    await sync();
+    const restart = app.restart().catch((error: unknown) => error);
+    watchers.change(`${app.spec.cwd}/a.js`);
+    await w.clock.advance(100);
+    expect(app.ops.waiting).toBe(1);
+    const stopOne = app.stop([app.slots[1]!]);
+    await w.clock.advance(30_000);
+    await restart;
+    await stopOne;
+    await w.clock.advance(30_000);
+    expect(w.notes.filter((n) => n.includes('was cancelled'))).toHaveLength(1);
+    // The process still wanted runs what changed: it was restarted by the watch's second try.
+    expect(app.slots[0]!.state.status).toBe('online');
+    expect(w.notes.some((n) => /watch: a\.js changed: restarting 1 process$/.test(n))).toBe(true);
+    expect(app.ops.idle).toBe(true);
+    triggers.close();
+  });
+
   it('watch: a stop cancels the waiting reload (noted once) and nothing starts again', async () => {
     const w = world();
     const { app, triggers, watchers, sync } = await triggered(w, { instances: 1, killTimeoutMs: 20_000 }, { watch: ['.'], watchDelayMs: 100 });

@@ -202,6 +202,10 @@ export class AppTriggers {
     } catch (error) {
       const reason = (error as Error).message;
       this.#note(turn.how ? `${turn.why}: the ${turn.how} failed: ${reason}` : `${this.#why(kind)}: ${reason}`);
+      // Cancelled before its turn (a stop or delete of some of the processes) or refused (a full
+      // queue): the change is not live, so it is asked for again after the delay. At its turn it
+      // does nothing if no process is wanted any more. A reload that ran and failed is not retried.
+      if (kind === 'watch' && !turn.how && !this.#closed) this.#watch?.bursts.change();
     } finally {
       if (this.#queuedWatch === operation) this.#queuedWatch = null;
     }
