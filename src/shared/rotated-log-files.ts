@@ -33,6 +33,20 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** What a rotation puts between the base name and the extension: the time (group 1) and a sequence (group 2). */
+const STAMP = '__(\\d{4}-\\d\\d-\\d\\d_\\d\\d-\\d\\d-\\d\\d-\\d{3})(?:-(\\d+))?';
+
+/**
+ * A test for `file`, its rotated copies, and the same for one instance's copy of it
+ * (`web-out-2.log`, the daemon's per-instance files): every name the logs of one file may
+ * write, whether it exists yet or not.
+ */
+export function logFileFamily(file: string): (path: string) => boolean {
+  const { dir, base, ext } = split(file);
+  const pattern = new RegExp(`^${escape(base)}(?:-\\d+)?(?:${escape(ext)}|${STAMP}${escape(ext)}(?:\\.gz)?)$`);
+  return (path) => dirname(path) === dir && pattern.test(basename(path));
+}
+
 interface Rotated {
   path: string;
   key: string;
@@ -42,7 +56,7 @@ interface Rotated {
 /** The rotated files of `file`, oldest first (compressed or not). */
 export async function listRotatedFiles(file: string): Promise<string[]> {
   const { dir, base, ext } = split(file);
-  const pattern = new RegExp(`^${escape(base)}__(\\d{4}-\\d\\d-\\d\\d_\\d\\d-\\d\\d-\\d\\d-\\d{3})(?:-(\\d+))?${escape(ext)}(\\.gz)?$`);
+  const pattern = new RegExp(`^${escape(base)}${STAMP}${escape(ext)}(\\.gz)?$`);
   let names: string[];
   try {
     names = await readdir(dir);

@@ -167,6 +167,10 @@ describe("an app's own log files", () => {
     for (const path of ['/srv/app/out.js', '/srv/app/outer.log', '/srv/app/out-x.log', '/srv/app/out.log.bak', '/srv/app/lib/out.log', '/dev/null', '/home/u/.supervisor/logs/web-err.log']) {
       expect(own(path), path).toBe(false);
     }
+    // Sources whose names merely begin like a rotated copy are the app's, not its logs'.
+    for (const path of ['/srv/app/out__tests__/a.js', '/srv/app/out__x.js', '/srv/app/out__2026-01-01_00-00-00-000.js', '/srv/app/out.log.gz']) {
+      expect(own(path), path).toBe(false);
+    }
   });
 });
 

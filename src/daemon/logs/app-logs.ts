@@ -13,6 +13,7 @@ import { lineFormat, type LineFormat, type LineOrigin } from './line-format.js';
 import type { LogFile, LogFileError } from './log-file.js';
 import type { AppPace, Holdable, PacingDescription } from './pacing.js';
 import { isoTime } from '../../shared/iso-time.js';
+import { logFileFamily } from '../../shared/rotated-log-files.js';
 
 /** How long close() waits, by default, for the pipes of exited processes to deliver their last lines. */
 const CLOSE_WAIT_MS = 30_000;
@@ -252,16 +253,9 @@ export function logPath(app: string, spec: LogSpec, logDir: string, role: FileRo
 export function appLogFiles(app: string, spec: LogSpec, logDir: string): (path: string) => boolean {
   const families = (['out', 'err', 'combined'] as const).flatMap((role) => {
     const path = logPath(app, spec, logDir, role);
-    if (path === null) return [];
-    const ext = extname(path);
-    return [{ stem: path.slice(0, path.length - ext.length), ext }];
+    return path === null ? [] : [logFileFamily(path)];
   });
-  return (path) =>
-    families.some(({ stem, ext }) => {
-      if (!path.startsWith(stem)) return false;
-      const rest = path.slice(stem.length).replace(/^-\d+/, '');
-      return rest === ext || rest.startsWith('__');
-    });
+  return (path) => families.some((isOfFamily) => isOfFamily(path));
 }
 
 /** A pipe paused while its files are behind or its app's pacing holds it; read when neither does. */
