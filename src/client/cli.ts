@@ -436,6 +436,8 @@ async function buildProgram(): Promise<Command> {
         process.env['SUPERVISOR_METRICS'] = opts.metrics;
       }
       if (opts.start !== undefined && !opts.foreground) throw new SupervisorError('INVALID_REQUEST', '--start needs --foreground');
+      // Also when a daemon already runs (then they would not apply): a bad setting is an error, not ignored.
+      if (!opts.foreground) await (await import('./launcher.js')).checkDaemonSettings(process.env);
       if (opts.foreground) {
         const { main } = await daemonProgram();
         await main({ foreground: true, ...(opts.start !== undefined && { start: opts.start }) });

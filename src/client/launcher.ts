@@ -93,13 +93,20 @@ export async function connectIfRunning(paths: HomePaths, options: ConnectionOpti
   }
 }
 
+/**
+ * Throws INVALID_REQUEST for a daemon setting in `env` the daemon would refuse (it would, but
+ * only in its log). Checked by a command that starts a daemon, and by `supervisor daemon`
+ * always; the others do not load these modules.
+ */
+export async function checkDaemonSettings(env: NodeJS.ProcessEnv): Promise<void> {
+  (await import('../shared/handoff-window.js')).handOffWindowSetting(env);
+  (await import('../shared/control-limits.js')).controlLimitsSetting(env);
+  (await import('../shared/metrics-address.js')).metricsAddressSetting(env);
+  (await import('../shared/log-options.js')).logDefaultsFromEnv(env);
+}
+
 async function startDaemon(paths: HomePaths): Promise<void> {
-  // The daemon would refuse it too, but only in its log: say it here, and start nothing.
-  // Only a command that starts a daemon checks its settings: the others do not load them.
-  (await import('../shared/handoff-window.js')).handOffWindowSetting(process.env);
-  (await import('../shared/control-limits.js')).controlLimitsSetting(process.env);
-  (await import('../shared/metrics-address.js')).metricsAddressSetting(process.env);
-  (await import('../shared/log-options.js')).logDefaultsFromEnv(process.env);
+  await checkDaemonSettings(process.env);
   const { spawn } = process.getBuiltinModule('node:child_process');
   mkdirSync(paths.home, { recursive: true, mode: 0o700 });
   chmodSync(paths.home, 0o700);

@@ -159,6 +159,10 @@ describe('control channel', () => {
     expect(bad.code).toBe(4);
     expect(bad.stderr).toBe('supervisor: SUPERVISOR_CONTROL_CONNECTIONS must be an integer from 1 to 4096 (got "0")\n');
     expect(await other.daemonPid()).toBeNull();
+    // `supervisor daemon` checks its settings even when a daemon already runs: not ignored.
+    const running = await home.cli(['daemon'], { env: { SUPERVISOR_CONTROL_CONNECTIONS: '0' } });
+    expect(running.code).toBe(4);
+    expect(running.stderr).toBe('supervisor: SUPERVISOR_CONTROL_CONNECTIONS must be an integer from 1 to 4096 (got "0")\n');
   });
 
   it('the daemon closes an idle connection (1000); the API opens a new one on its next call', async () => {
