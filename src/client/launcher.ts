@@ -15,7 +15,7 @@ const RETRY_MS = 15;
 
 /**
  * V8 flags for the daemon. Lite mode (no optimising compiler) keeps the daemon at about 44.5 MiB
- * resident with 10 apps, about 6 MiB less than with the full JIT; measured cost: 31-33 us of daemon CPU per
+ * resident with 10 apps, about 2 MiB less than with the full JIT (6 MiB before the bundles); measured cost: 31-33 us of daemon CPU per
  * handed-off connection instead of 21-23 us in the same run, 4-8 % of Connection: close throughput near the
  * machine's limit (bench/RESULTS.md). SUPERVISOR_DAEMON_NODE_FLAGS replaces these flags for a
  * daemon that should trade memory for hand-off speed (e.g. "--max-semi-space-size=1").

@@ -26,8 +26,8 @@ export const BALANCE_STRATEGIES = ['round-robin', 'least-connections', 'sticky-i
 export type BalanceStrategy = (typeof BALANCE_STRATEGIES)[number];
 
 import { DEFAULT_LOG_SPEC, type LogConfig, type LogSpec } from './log-options.js';
+import { DAY_MS } from './duration.js';
 
-const DAY_MS = 86_400_000;
 export const MAX_INSTANCES = 1024;
 
 /**

@@ -3,8 +3,8 @@
  * the CLI (scripts/bundle.mjs), or from the ES modules tsc emits (unit tests, tsx, the API).
  *
  * The daemon and the CLI ship as bundles because Node's ES module loader costs them: the
- * daemon holds about 1.5 MiB less resident memory as one CommonJS file, and `supervisor list`
- * starts about 20 ms sooner (docs/ARCHITECTURE.md, "Build"). The few places where the two
+ * daemon holds about 1 MiB less resident memory as one CommonJS file, and `supervisor list`
+ * starts 25-32 ms sooner (docs/ARCHITECTURE.md, "Build"). The few places where the two
  * differ ask here.
  */
 

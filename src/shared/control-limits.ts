@@ -4,7 +4,7 @@
  * in each direction. Two can be set in the environment of the command that starts the daemon;
  * the client checks them before it starts one, so a bad value is one clear error and no daemon.
  */
-import { parseDuration } from './duration.js';
+import { DAY_MS, parseDuration } from './duration.js';
 import { invalidValue } from './validate.js';
 
 export interface ControlLimits {
@@ -63,7 +63,7 @@ export function controlLimitsSetting(env: NodeJS.ProcessEnv): ControlLimits {
   const idle = env['SUPERVISOR_CONTROL_IDLE_TIMEOUT'];
   if (idle !== undefined && idle !== '') {
     const value = parseDuration(idle);
-    if (value === null || value < 100 || value > 86_400_000) invalidValue('SUPERVISOR_CONTROL_IDLE_TIMEOUT', 'must be a duration from 100ms to 24h, such as "90s"', idle);
+    if (value === null || value < 100 || value > DAY_MS) invalidValue('SUPERVISOR_CONTROL_IDLE_TIMEOUT', 'must be a duration from 100ms to 24h, such as "90s"', idle);
     limits.idleTimeoutMs = value;
   }
   return limits;

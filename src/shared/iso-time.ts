@@ -16,6 +16,7 @@ export function isoTime(ms: number = Date.now()): string {
   );
 }
 
-function pad(n: number, width = 2): string {
+/** `n` in `width` digits, zeros in front (also for log-date-format and rotated-log-files). */
+export function pad(n: number, width = 2): string {
   return String(n).padStart(width, '0');
 }

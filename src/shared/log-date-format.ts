@@ -3,9 +3,10 @@
  * function. Shared because the client checks a format when it reads a config and the daemon
  * formats with it. Text in [brackets] is literal; characters that are not tokens are kept.
  */
+import { pad } from './iso-time.js';
+
 type Part = string | ((d: Date) => string);
 
-const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 

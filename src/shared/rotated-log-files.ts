@@ -8,8 +8,8 @@
  */
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
+import { pad } from './iso-time.js';
 
-const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 
 function stamp(date: Date): string {
   return (

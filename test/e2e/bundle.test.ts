@@ -1,6 +1,6 @@
 /**
  * The daemon and the CLI run from CommonJS bundles (scripts/bundle.mjs) so that Node's ES module
- * loader stays out of them: about 1.5 MiB of the daemon's resident memory and 20 ms of each
+ * loader stays out of them: about 1 MiB of the daemon's resident memory and 25-32 ms of each
  * `list` (docs/ARCHITECTURE.md, "Build"). These check the property itself, not a figure: what
  * the processes load, and what the bundles hold.
  */
