@@ -20,29 +20,21 @@
  */
 import type { MessageCounters } from '../shared/messages.js';
 import type { ProcessEvent } from '../shared/protocol.js';
-import { isRecord } from '../shared/validate.js';
 import { ROUTED_RUNTIME_MESSAGES, type WorkerToDaemon } from '../shared/worker-messages.js';
 import type { App } from './app.js';
 import type { EventBus } from './events.js';
 import type { ManagedProcess } from './managed-process.js';
-import type { MessageRouter } from './messages/router.js';
+import * as router from './messages/router.js';
+import { isBusMessage, type MessageRouter } from './messages/router.js';
 import { PeerEvents } from './peer-events.js';
 import type { Slot } from './slot.js';
 
-type RouterModule = typeof import('./messages/router.js');
-/** Returns the router's module, loading it the first time. */
+type RouterModule = typeof router;
+/** Returns the router's module (tests pass their own). */
 export type LoadRouter = () => RouterModule;
 
-/** The router's module, loaded when the daemon starts (see above: the router is made on first use). */
-export async function routerLoader(): Promise<LoadRouter> {
-  const router = await import('./messages/router.js');
-  return () => router;
-}
-
-/** An app's `process.send({ type, data, topic })`: what pm2's bus carries (other sends are the app's own business). */
-export function isBusMessage(message: unknown): message is { type: string; data: unknown; topic?: unknown } {
-  return isRecord(message) && typeof message['type'] === 'string' && message['data'] !== undefined;
-}
+/** The router's module, part of the daemon from its start (see above: the router is made on first use). */
+export const loadRouter: LoadRouter = () => router;
 
 export class MessageRouting {
   /** What each slot announced to peer listeners, followed from the daemon's start. */

@@ -19,7 +19,7 @@ import { acquireHomeLock } from './lock.js';
 import type { ObservabilityEndpoint } from './observability/http-endpoint.js';
 import { appReadiness, daemonNotReady, type DaemonPhase, type ReadinessReport } from './app-readiness.js';
 import { LogService, supervisedPids } from './logs.js';
-import { MessageRouting, routerLoader } from './message-routing.js';
+import { loadRouter, MessageRouting } from './message-routing.js';
 import { Registry } from './registry.js';
 import { DesiredStateStore, loadDesiredState, snapshot, stopLeftovers, type DesiredState } from './desired-state.js';
 import { stopBudgetMs } from './retire.js';
@@ -71,7 +71,6 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   const controlLimits = controlLimitsSetting(process.env);
   const metricsAddress = metricsAddressSetting(process.env);
   const logDefaults = logDefaultsFromEnv(process.env);
-  const loadRouter = await routerLoader();
   const paths = homePaths(options.home);
   const log = options.log ?? ((line: string) => process.stderr.write(`${isoTime()} ${line}\n`));
   await mkdir(paths.logDir, { recursive: true, mode: 0o700 });

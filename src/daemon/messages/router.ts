@@ -2,7 +2,7 @@
  * Routes messages between the daemon's processes (`supervisor-node/process`) and from apps to
  * API bus subscribers (pm2's `process:msg`), and delivers pm2's `sendDataToProcessId`.
  *
- * Loaded on first use by ../message-routing.ts, which listens to every process and to the
+ * Made on first use by ../message-routing.ts, which listens to every process and to the
  * daemon's status events, and hands the router what concerns it: each process (`attach`), its
  * runtime and app messages, its exit, and the status events. Requests are tied to the
  * process that got them: when it exits, its requesters get TARGET_GONE at once. A request
@@ -17,17 +17,22 @@ import { MESSAGE_LIMITS, type BusPacket, type MessageCounters, type MessageError
 import type { ProcessEvent } from '../../shared/protocol.js';
 import { SupervisorError } from '../../shared/errors.js';
 import type { WorkerToDaemon } from '../../shared/worker-messages.js';
+import { isRecord } from '../../shared/validate.js';
 import type { App } from '../app.js';
 import type { EventBus } from '../events.js';
 import type { Slot } from '../slot.js';
 import type { ManagedProcess } from '../managed-process.js';
-import { isBusMessage } from '../message-routing.js';
 import type { PeerEvents } from '../peer-events.js';
 import { Endpoint, type RequestEntry } from './endpoint.js';
 import { checkRuntimeMessage } from './validate.js';
 
 /** Peer events are small; this is what one is charged against a queue. */
 const PEER_EVENT_CHARS = 256;
+
+/** An app's `process.send({ type, data, topic })`: what pm2's bus carries (other sends are the app's own business). */
+export function isBusMessage(message: unknown): message is { type: string; data: unknown; topic?: unknown } {
+  return isRecord(message) && typeof message['type'] === 'string' && message['data'] !== undefined;
+}
 
 export class MessageRouter {
   readonly #endpoints = new Map<ManagedProcess, Endpoint>();
